@@ -1,0 +1,92 @@
+"""The Connector protocol: what the pipeline asks of any system.
+
+A connector plays the part an httpx transport plays: the pipeline (plan,
+guard, apply, evidence) is the same for every system, and a test can swap a
+real store for another. Connectors know nothing of Prefect or the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from retention.policy import Action, Condition, Rule, Scalar
+
+Key = str | int
+
+
+@dataclass(frozen=True)
+class Held:
+    """A record a hold keeps: which hold (or store lock), and until when."""
+
+    key: Key
+    hold_id: str
+    until: datetime | None
+
+
+@dataclass
+class ScanBatch:
+    """One page of a scan: due keys to act on, and due keys a hold keeps."""
+
+    dataset: str  # qualified: system.dataset
+    due: list[Key] = field(default_factory=list)
+    held: list[Held] = field(default_factory=list)
+
+
+@dataclass
+class ApplyResult:
+    """What one batch really did. Only `done` was changed (and committed)."""
+
+    done: list[Key] = field(default_factory=list)
+    kept: list[Held] = field(default_factory=list)  # the store refused: e.g. Object Lock
+    failed: list[tuple[Key, str]] = field(default_factory=list)
+    skipped: list[Key] = field(default_factory=list)  # gone or no longer due at apply time
+    cascaded: dict[str, list[Key]] = field(default_factory=dict)  # child dataset -> keys
+
+    def merge(self, other: ApplyResult) -> None:
+        self.done += other.done
+        self.kept += other.kept
+        self.failed += other.failed
+        self.skipped += other.skipped
+        for name, keys in other.cascaded.items():
+            self.cascaded.setdefault(name, []).extend(keys)
+
+
+class Connector(Protocol):
+    name: str  # the system's name in the policy
+
+    def check(self) -> None:
+        """Raise ConnectionFailed (naming the system) if the store is unreachable."""
+
+    def count(self, dataset: str) -> int:
+        """How many records the dataset holds (for share limits)."""
+
+    def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
+        """Due records of the rule's dataset, in key order, a page at a time.
+        Subject conditions have already been resolved to `in` conditions."""
+
+    def subject_values(
+        self, dataset: str, column: str, where: Sequence[Condition]
+    ) -> set[Scalar]:
+        """Distinct values of `column` over rows matching `where`."""
+
+    def apply(
+        self,
+        dataset: str,
+        action: Action,
+        keys: Sequence[Key],
+        *,
+        now: datetime,
+        rule: Rule | None = None,
+    ) -> ApplyResult:
+        """Delete or anonymise `keys` in one transaction (where the store has
+        them). With `rule`, a key that no longer matches its due condition is
+        skipped, not changed."""
+
+    def find_subject(self, identities: Mapping[str, Sequence[str]]) -> dict[str, list[Key]]:
+        """Keys, per dataset, of records that hold one of these identities
+        (identity kind -> values, already validated) directly."""
+
+    def close(self) -> None: ...

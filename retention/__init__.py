@@ -1,0 +1,1 @@
+"""retention-pipeline: the domain (policy, anonymisation, ledger). No Prefect, no boto3."""

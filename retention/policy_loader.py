@@ -1,0 +1,262 @@
+"""Load a policy file: parse, validate, cross-check, resolve secrets, hash.
+
+Everything here runs before any connection is opened, so a bad file changes
+nothing. Problems are reported with the path inside the file, e.g.
+`rules[3].action.fields.email`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from retention.errors import PolicyError
+from retention.policy import (
+    Action,
+    ColumnCondition,
+    Dataset,
+    Policy,
+    RelatedCondition,
+    Rule,
+    SecretRef,
+    SubjectCondition,
+    split_name,
+)
+
+SecretResolver = Callable[[SecretRef], str | None]
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    policy: Policy
+    path: str
+    sha256: str
+    secrets: dict[str, str] = field(repr=False, default_factory=dict)
+
+    @property
+    def short_hash(self) -> str:
+        return self.sha256[:12]
+
+    def connection(self, system: str) -> str | None:
+        return self.secrets.get(f"systems.{system}.connection")
+
+    @property
+    def hash_key(self) -> bytes:
+        return self.secrets["settings.hash_key"].encode()
+
+
+def env_resolver(ref: SecretRef) -> str | None:
+    if ref.env is not None:
+        return os.environ.get(ref.env) or None
+    return None
+
+
+def load_policy(
+    path: str | Path, *, resolve: SecretResolver = env_resolver, only_systems: set[str] | None = None
+) -> LoadedPolicy:
+    """Parse and check `path`; raise PolicyError naming every problem found."""
+    file = str(path)
+    try:
+        raw_bytes = Path(path).read_bytes()
+    except OSError as exc:
+        raise PolicyError(file, [("", f"cannot read the file: {exc.strerror}")]) from exc
+    try:
+        raw = yaml.safe_load(raw_bytes)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(file, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+    if not isinstance(raw, dict):
+        raise PolicyError(file, [("", "the file must hold a mapping (version, systems, rules...)")])
+    try:
+        policy = Policy.model_validate(raw)
+    except ValidationError as exc:
+        raise PolicyError(file, [_pydantic_problem(err) for err in exc.errors()]) from exc
+    problems = list(cross_check(policy))
+    secrets: dict[str, str] = {}
+    if not problems:
+        problems = _resolve_secrets(policy, resolve, secrets, only_systems)
+    if problems:
+        raise PolicyError(file, problems)
+    return LoadedPolicy(policy, file, hashlib.sha256(raw_bytes).hexdigest(), secrets)
+
+
+def _pydantic_problem(err: Any) -> tuple[str, str]:
+    path = ""
+    for part in err["loc"]:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("ColumnCondition", "RelatedCondition", "SubjectCondition"):
+            continue  # pydantic's union branch names mean nothing to the reader
+        else:
+            path += f".{part}" if path else str(part)
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        message = "unknown field (misspelt? the policy accepts only the documented fields)"
+    elif err["type"] == "missing":
+        message = "required field is missing"
+    return path, message
+
+
+def _resolve_secrets(
+    policy: Policy, resolve: SecretResolver, out: dict[str, str], only: set[str] | None
+) -> list[tuple[str, str]]:
+    wanted: list[tuple[str, SecretRef]] = [("settings.hash_key", policy.settings.hash_key)]
+    for name, system in policy.systems.items():
+        if system.connection is not None and (only is None or name in only):
+            wanted.append((f"systems.{name}.connection", system.connection))
+    problems = []
+    for path, ref in wanted:
+        value = resolve(ref)
+        if value is None:
+            problems.append((path, f"{ref.describe()} is not set"))
+        else:
+            out[path] = value
+    return problems
+
+
+# --- cross references --------------------------------------------------------
+
+
+def cross_check(policy: Policy) -> Iterator[tuple[str, str]]:
+    """References the models alone cannot check: datasets, columns, holds."""
+    for sname, system in policy.systems.items():
+        for dname, ds in system.datasets.items():
+            base = f"systems.{sname}.datasets.{dname}"
+            for i, rel in enumerate(ds.relations):
+                if rel.child not in system.datasets:
+                    yield f"{base}.relations[{i}].child", f"no dataset {rel.child!r} in {sname!r}"
+            if ds.facts and ds.facts.index and not _dataset_exists(policy, ds.facts.index):
+                yield f"{base}.facts.index", f"no dataset {ds.facts.index!r}"
+    hold_ids = {h.id for h in policy.holds}
+    for i, hold in enumerate(policy.holds):
+        found = _lookup(policy, hold.dataset)
+        if found is None:
+            yield f"holds[{i}].dataset", f"no dataset {hold.dataset!r}"
+        elif hold.clock not in found.declared_columns():
+            yield f"holds[{i}].clock", _undeclared(hold.clock, hold.dataset)
+    seen: set[str] = set()
+    for i, rule in enumerate(policy.rules):
+        base = f"rules[{i}]"
+        if rule.id in seen:
+            yield f"{base}.id", f"rule id {rule.id!r} is used twice"
+        seen.add(rule.id)
+        ds = _lookup(policy, rule.dataset)
+        if ds is None:
+            yield f"{base}.dataset", f"no dataset {rule.dataset!r} (write system.dataset)"
+            continue
+        yield from _check_rule(policy, rule, ds, base, hold_ids)
+
+
+def _check_rule(
+    policy: Policy, rule: Rule, ds: Dataset, base: str, hold_ids: set[str]
+) -> Iterator[tuple[str, str]]:
+    declared = ds.declared_columns()
+    if rule.due.clock and rule.due.clock not in declared:
+        yield f"{base}.due.clock", _undeclared(rule.due.clock, rule.dataset)
+    for j, cond in enumerate(rule.due.where):
+        yield from _check_condition(policy, rule.dataset, ds, cond, f"{base}.due.where[{j}]")
+    yield from _check_action(rule.action, ds, rule.dataset, f"{base}.action")
+    if rule.held_action:
+        yield from _check_action(rule.held_action, ds, rule.dataset, f"{base}.held_action")
+    for j, hold_id in enumerate(rule.holds):
+        if hold_id not in hold_ids:
+            yield f"{base}.holds[{j}]", f"no hold {hold_id!r} under `holds:`"
+            continue
+        hold = policy.hold(hold_id)
+        if hold.dataset != rule.dataset and not _related(policy, rule.dataset, hold.dataset):
+            yield (
+                f"{base}.holds[{j}]",
+                f"hold {hold_id!r} keeps {hold.dataset}, which is neither {rule.dataset} "
+                "nor a child of it by a declared relation",
+            )
+
+
+def _check_condition(
+    policy: Policy, qualified: str, ds: Dataset, cond: object, path: str
+) -> Iterator[tuple[str, str]]:
+    if isinstance(cond, ColumnCondition):
+        if cond.column not in ds.declared_columns():
+            yield f"{path}.column", _undeclared(cond.column, qualified)
+    elif isinstance(cond, RelatedCondition):
+        system, _ = split_name(qualified)
+        other = f"{system}.{cond.related}"
+        other_ds = _lookup(policy, other)
+        if other_ds is None or not (
+            _related(policy, qualified, other) or _related(policy, other, qualified)
+        ):
+            yield f"{path}.related", f"{cond.related!r} is not linked to {qualified} by a relation"
+            return
+        for k, sub in enumerate(cond.where):
+            yield from _check_condition(policy, other, other_ds, sub, f"{path}.where[{k}]")
+    elif isinstance(cond, SubjectCondition):
+        if cond.column not in ds.declared_columns():
+            yield f"{path}.column", _undeclared(cond.column, qualified)
+        source = _lookup(policy, cond.subjects_from.dataset)
+        if source is None:
+            yield f"{path}.subjects_from.dataset", f"no dataset {cond.subjects_from.dataset!r}"
+            return
+        if cond.subjects_from.column not in source.declared_columns():
+            yield f"{path}.subjects_from.column", _undeclared(
+                cond.subjects_from.column, cond.subjects_from.dataset
+            )
+        for k, sub in enumerate(cond.subjects_from.where):
+            yield from _check_condition(
+                policy, cond.subjects_from.dataset, source, sub, f"{path}.subjects_from.where[{k}]"
+            )
+
+
+def _check_action(action: Action, ds: Dataset, qualified: str, path: str) -> Iterator[tuple[str, str]]:
+    declared = ds.declared_columns()
+    for column, chain in action.fields.items():
+        if column not in declared:
+            yield f"{path}.fields.{column}", _undeclared(column, qualified)
+        if column == ds.primary_key:
+            yield f"{path}.fields.{column}", "the primary key cannot be anonymised"
+        for k, step in enumerate(chain):
+            for ident in step.identifiers:
+                if "." not in ident and ident not in declared:
+                    yield f"{path}.fields.{column}[{k}].identifiers", _undeclared(ident, qualified)
+
+
+def _undeclared(column: str, qualified: str) -> str:
+    return (
+        f"column {column!r} is not declared on {qualified} "
+        "(add it to primary_key, identity_fields, personal_fields or columns)"
+    )
+
+
+def _lookup(policy: Policy, qualified: str) -> Dataset | None:
+    if "." not in qualified:
+        return None
+    system, dataset = split_name(qualified)
+    sys_ = policy.systems.get(system)
+    return sys_.datasets.get(dataset) if sys_ else None
+
+
+def _related(policy: Policy, parent: str, child: str, _depth: int = 0) -> bool:
+    """Is `child` reachable from `parent` by declared relations (same system)?"""
+    if _depth > 10:  # a cycle in declared relations: the connector reports it
+        return False
+    psys, pname = split_name(parent)
+    csys, cname = split_name(child)
+    if psys != csys:
+        return False
+    ds = policy.systems[psys].datasets.get(pname)
+    if ds is None:
+        return False
+    for rel in ds.relations:
+        if rel.child == cname or _related(policy, f"{psys}.{rel.child}", child, _depth + 1):
+            return True
+    return False
+
+
+def _dataset_exists(policy: Policy, qualified: str) -> bool:
+    return _lookup(policy, qualified) is not None
