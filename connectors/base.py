@@ -67,9 +67,7 @@ class Connector(Protocol):
         """Due records of the rule's dataset, in key order, a page at a time.
         Subject conditions have already been resolved to `in` conditions."""
 
-    def subject_values(
-        self, dataset: str, column: str, where: Sequence[Condition]
-    ) -> set[Scalar]:
+    def subject_values(self, dataset: str, column: str, where: Sequence[Condition]) -> set[Scalar]:
         """Distinct values of `column` over rows matching `where`."""
 
     def apply(

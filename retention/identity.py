@@ -35,7 +35,9 @@ def normalise(kind: str, value: object) -> str:
         return digits
     if kind == "name":
         if re.search(r"[*%?]", text) or len(text.split()) < 2:
-            raise IdentityError(f"name: {text!r} must be a full name (first and last), no wildcards")
+            raise IdentityError(
+                f"name: {text!r} must be a full name (first and last), no wildcards"
+            )
         return " ".join(text.split())
     if not re.fullmatch(r"[A-Za-z0-9\-]{1,64}", text) or text in {"0", "-"}:
         raise IdentityError(f"{kind}: {text!r} is not an id")

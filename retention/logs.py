@@ -19,13 +19,30 @@ import structlog
 _PERSONAL_KEYS = re.compile(
     r"(email|phone|name|address|identity|identities|subject_value|password|ip)$", re.I
 )
-_SAFE_KEYS = {"rule", "dataset", "system", "hold", "event", "level", "timestamp", "logger",
-              "policy", "flow_run", "run_id", "action", "path", "key_id", "policy_name"}
+_SAFE_KEYS = {
+    "rule",
+    "dataset",
+    "system",
+    "hold",
+    "event",
+    "level",
+    "timestamp",
+    "logger",
+    "policy",
+    "flow_run",
+    "run_id",
+    "action",
+    "path",
+    "key_id",
+    "policy_name",
+}
 _EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
 _PHONE = re.compile(r"\+?\d[\d \-]{7,}\d")
 
 
-def redact_personal_data(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def redact_personal_data(
+    _: Any, __: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key, value in list(event.items()):
         if key in _SAFE_KEYS:
             continue

@@ -46,11 +46,17 @@ class SecretRef(Strict):
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
         if (self.env is None) == (self.block is None):
-            raise ValueError("give exactly one of `env` (variable name) or `block` (Prefect Secret)")
+            raise ValueError(
+                "give exactly one of `env` (variable name) or `block` (Prefect Secret)"
+            )
         return self
 
     def describe(self) -> str:
-        return f"environment variable {self.env}" if self.env else f"Prefect Secret block {self.block!r}"
+        return (
+            f"environment variable {self.env}"
+            if self.env
+            else f"Prefect Secret block {self.block!r}"
+        )
 
 
 # --- conditions --------------------------------------------------------------
@@ -119,7 +125,9 @@ class Due(Strict):
         if (self.clock is None) != (self.after is None):
             raise ValueError("`clock` and `after` go together: give both or neither")
         if self.clock is None and not self.where:
-            raise ValueError("a rule must say which records are due: a clock and period, or `where`")
+            raise ValueError(
+                "a rule must say which records are due: a clock and period, or `where`"
+            )
         return self
 
 

@@ -59,7 +59,10 @@ def env_resolver(ref: SecretRef) -> str | None:
 
 
 def load_policy(
-    path: str | Path, *, resolve: SecretResolver = env_resolver, only_systems: set[str] | None = None
+    path: str | Path,
+    *,
+    resolve: SecretResolver = env_resolver,
+    only_systems: set[str] | None = None,
 ) -> LoadedPolicy:
     """Parse and check `path`; raise PolicyError naming every problem found."""
     file = str(path)
@@ -72,7 +75,9 @@ def load_policy(
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PolicyError(file, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]) from exc
+        raise PolicyError(
+            file, [(where, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        ) from exc
     if not isinstance(raw, dict):
         raise PolicyError(file, [("", "the file must hold a mapping (version, systems, rules...)")])
     try:
@@ -204,8 +209,9 @@ def _check_condition(
             yield f"{path}.subjects_from.dataset", f"no dataset {cond.subjects_from.dataset!r}"
             return
         if cond.subjects_from.column not in source.declared_columns():
-            yield f"{path}.subjects_from.column", _undeclared(
-                cond.subjects_from.column, cond.subjects_from.dataset
+            yield (
+                f"{path}.subjects_from.column",
+                _undeclared(cond.subjects_from.column, cond.subjects_from.dataset),
             )
         for k, sub in enumerate(cond.subjects_from.where):
             yield from _check_condition(
@@ -213,7 +219,9 @@ def _check_condition(
             )
 
 
-def _check_action(action: Action, ds: Dataset, qualified: str, path: str) -> Iterator[tuple[str, str]]:
+def _check_action(
+    action: Action, ds: Dataset, qualified: str, path: str
+) -> Iterator[tuple[str, str]]:
     declared = ds.declared_columns()
     for column, chain in action.fields.items():
         if column not in declared:

@@ -1,0 +1,62 @@
+"""Open the connector for a policy's system by its kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connectors.base import Connector
+from retention.errors import UnknownSystem
+from retention.policy_loader import LoadedPolicy
+
+
+def open_connector(name: str, loaded: LoadedPolicy, *, session: Any = None) -> Connector:
+    policy = loaded.policy
+    system = policy.systems.get(name)
+    if system is None:
+        known = ", ".join(sorted(policy.systems))
+        raise UnknownSystem(f"system {name!r} is not in the policy (known: {known})")
+    batch_size = policy.settings.batch_size
+    index_url = _index_url(name, loaded)
+    if system.kind == "sql":
+        from connectors.sql import open_sql_connector
+
+        return open_sql_connector(
+            name,
+            system,
+            loaded.connection(name) or "",
+            hash_key=loaded.hash_key,
+            batch_size=batch_size,
+            policy=policy,
+        )
+    if system.kind == "folder":
+        from connectors.folder import open_folder_connector
+
+        return open_folder_connector(
+            name,
+            system,
+            loaded.connection(name) or "",
+            hash_key=loaded.hash_key,
+            batch_size=batch_size,
+            policy=policy,
+            index_url=index_url,
+        )
+    from connectors.s3 import open_s3_connector
+
+    return open_s3_connector(
+        name,
+        system,
+        endpoint_url=loaded.connection(name),
+        hash_key=loaded.hash_key,
+        batch_size=min(batch_size, 1000),
+        policy=policy,
+        session=session,
+        index_url=index_url,
+    )
+
+
+def _index_url(name: str, loaded: LoadedPolicy) -> str | None:
+    """The URL of the system holding a media dataset's facts index, if any."""
+    for dataset in loaded.policy.systems[name].datasets.values():
+        if dataset.facts and dataset.facts.index:
+            return loaded.connection(dataset.facts.index.split(".", 1)[0])
+    return None

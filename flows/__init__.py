@@ -1,0 +1,2 @@
+"""Prefect flows: orchestration only. Nothing imports this package but the
+console script and the deployments."""

@@ -1,0 +1,247 @@
+"""The `retention` command. Each subcommand is a thin shell over the same
+core the flows use. Exit codes: 0 done, 1 the run had failures or the ledger
+does not verify, 2 bad input (nothing was changed)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from retention.errors import RetentionError
+
+DEFAULT_POLICY = "deployments/id-north/policy.yaml"
+DEMO_ROOT = "demo-data"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from retention.logs import configure
+
+    configure(level=args.log_level, json=args.log_json)
+    try:
+        return int(args.handler(args))
+    except RetentionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="retention", description=__doc__)
+    parser.add_argument("--log-level", default=os.environ.get("RETENTION_LOG_LEVEL", "INFO"))
+    parser.add_argument("--log-json", action="store_true", help="log events as JSON lines")
+    sub = parser.add_subparsers(required=True, metavar="command")
+
+    def policy_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--policy", default=os.environ.get("RETENTION_POLICY", DEFAULT_POLICY))
+
+    check = sub.add_parser("check", help="validate a policy file; connect to nothing")
+    policy_arg(check)
+    check.set_defaults(handler=cmd_check)
+
+    for name, helptext in (
+        ("sweep", "run the retention sweep (a Prefect flow)"),
+        ("plan", "show what a sweep would do; change nothing (a dry run)"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        policy_arg(p)
+        _sweep_options(p, plan_only=name == "plan")
+        p.set_defaults(handler=cmd_sweep)
+
+    verify = sub.add_parser("verify", help="walk the ledger's hash chain and report problems")
+    verify.set_defaults(handler=cmd_verify)
+
+    report = sub.add_parser("report", help="a run's evidence report, built from the ledger")
+    report.add_argument("--run", help="run id (default: the latest run)")
+    report.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    report.set_defaults(handler=cmd_report)
+
+    lookup = sub.add_parser("lookup", help="did we erase this person? (needs the HMAC key)")
+    policy_arg(lookup)
+    for kind in ("email", "phone", "crm-contact-id", "ticket-user-id"):
+        lookup.add_argument(f"--{kind}", action="append", default=[])
+    lookup.set_defaults(handler=cmd_lookup)
+
+    demo = sub.add_parser("demo", help="build the demo systems (if missing) and sweep them")
+    demo.add_argument("--root", default=DEMO_ROOT, help="where the demo systems live")
+    demo.add_argument("--scale", type=int, default=1)
+    demo.add_argument("--seed", type=int, default=2578204)
+    demo.add_argument("--fresh", action="store_true", help="rebuild the demo data first")
+    _sweep_options(demo, plan_only=False)
+    demo.set_defaults(handler=cmd_demo, policy=DEFAULT_POLICY)
+    return parser
+
+
+def _sweep_options(p: argparse.ArgumentParser, *, plan_only: bool) -> None:
+    if not plan_only:
+        p.add_argument("--dry-run", action="store_true", help="plan and report, change nothing")
+    p.add_argument("--rule", action="append", dest="rules", help="only this rule (repeatable)")
+    p.add_argument("--as-of", type=_moment, help="evaluate periods at this ISO date/time")
+    p.add_argument("--approve-as", help="approve plans over their limits, as this reviewer")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(plan_only=plan_only)
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"--as-of: {text!r} is not an ISO date") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# --- commands ----------------------------------------------------------------
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from retention.policy_loader import load_policy
+    from tasks.secrets import resolve_secret
+
+    loaded = load_policy(args.policy, resolve=resolve_secret)
+    policy = loaded.policy
+    datasets = sum(len(s.datasets) for s in policy.systems.values())
+    print(
+        f"{args.policy}: valid. policy {policy.name} sha256:{loaded.sha256}\n"
+        f"  {len(policy.systems)} systems, {datasets} datasets, {len(policy.rules)} rules, "
+        f"{len(policy.holds)} holds"
+    )
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from retention.policy_loader import load_policy
+    from tasks.secrets import resolve_secret
+
+    # Validate before Prefect starts: a bad file fails in a second, with exit 2.
+    load_policy(args.policy, resolve=resolve_secret)
+    from flows.nightly_sweep import SweepFailed, retention_sweep
+    from retention.pipeline.outcome import render_table
+
+    dry_run = args.plan_only or args.dry_run
+    try:
+        summary = retention_sweep(
+            policy=args.policy,
+            dry_run=dry_run,
+            rules=args.rules,
+            as_of=args.as_of,
+            approved_by=args.approve_as,
+            ask_approval=False,  # a terminal has no approval form: use --approve-as
+        )
+    except SweepFailed as exc:
+        summary = exc.summary
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(render_table(summary))
+        waiting = [o.rule_id for o in summary.outcomes if o.status == "not-approved"]
+        if waiting:
+            print(
+                f"\n{len(waiting)} rule(s) over their limits were not applied: "
+                f"{', '.join(waiting)}.\nReview the plan (retention plan), then rerun with "
+                "--approve-as YOUR_NAME, or approve the run in the Prefect UI."
+            )
+    return 0 if summary.ok else 1
+
+
+def _open_ledger_from_env():  # type: ignore[no-untyped-def]
+    from retention.ledger import Ledger
+    from retention.runtime import ledger_url
+
+    key = os.environ.get("RETENTION_HASH_KEY", "")
+    keys = {os.environ.get("RETENTION_HASH_KEY_ID", "k1"): key.encode()} if key else {}
+    return Ledger.open(ledger_url(), keys=keys, current_key_id=next(iter(keys), "k1"))
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    ledger = _open_ledger_from_env()
+    try:
+        result = ledger.verify()
+    finally:
+        ledger.close()
+    if result.ok:
+        print(f"ledger verifies: {result.entries} entries, chain intact")
+        return 0
+    print(f"ledger does NOT verify ({result.entries} entries):")
+    for seq, what in result.problems:
+        print(f"  entry {seq}: {what}")
+    return 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from retention.ledger import build_report
+
+    ledger = _open_ledger_from_env()
+    try:
+        entries = ledger.entries(args.run) if args.run else ledger.entries()
+        if not args.run:
+            runs = [e.run_id for e in entries if e.kind == "run-start"]
+            if not runs:
+                raise RetentionError("the ledger has no runs yet")
+            entries = [e for e in entries if e.run_id == runs[-1]]
+        report = build_report(entries)
+    finally:
+        ledger.close()
+    print(report.to_json() if args.format == "json" else report.to_markdown())
+    return 0
+
+
+def cmd_lookup(args: argparse.Namespace) -> int:
+    from retention.identity import validate
+    from retention.ledger import Ledger
+    from retention.policy_loader import load_policy
+    from retention.runtime import ledger_keys, ledger_url
+    from tasks.secrets import resolve_secret
+
+    identities = validate(
+        {
+            kind: values
+            for kind, values in (
+                ("email", args.email),
+                ("phone", args.phone),
+                ("crm_contact_id", args.crm_contact_id),
+                ("ticket_user_id", args.ticket_user_id),
+            )
+            if values
+        }
+    )
+    loaded = load_policy(args.policy, resolve=resolve_secret, only_systems=set())
+    keys, current = ledger_keys(loaded)
+    ledger = Ledger.open(ledger_url(), keys=keys, current_key_id=current)
+    try:
+        found = ledger.lookup(identities)
+    finally:
+        ledger.close()
+    if not found:
+        print("no ledger entry names this person")
+        return 0
+    for entry in found:
+        print(
+            f"{entry.at}  run {entry.run_id}  {entry.kind:10} {entry.system}.{entry.dataset}  "
+            f"rule {entry.rule_id}  {entry.action}  {entry.outcome or ''}"
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from retention.demo.build import build_demo, demo_env
+
+    root = Path(args.root).resolve()
+    os.environ.update(demo_env(root))
+    os.environ.setdefault("PREFECT_HOME", str(root / ".prefect"))
+    if args.fresh or not (root / "crm.db").exists():
+        as_of = args.as_of or datetime.now(UTC)
+        summary = build_demo(root, scale=args.scale, seed=args.seed, as_of=as_of)
+        print(f"demo systems built in {root}: {summary}")
+    else:
+        print(f"demo systems found in {root} (use --fresh to rebuild)")
+    args.approve_as = args.approve_as or "demo-operator"
+    return cmd_sweep(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""Where the ledger lives and which HMAC keys sign it, from the environment.
+
+RETENTION_LEDGER_URL: SQLAlchemy URL of the ledger (default: a SQLite file
+under .retention/). The current HMAC key comes from the policy's
+settings.hash_key; older keys, still needed to look up entries written before
+a rotation, from RETENTION_HASH_KEYS_OLD as `id:secret,id:secret`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from retention.errors import RetentionError
+from retention.policy_loader import LoadedPolicy
+
+DEFAULT_LEDGER = ".retention/ledger.db"
+
+
+def ledger_url() -> str:
+    url = os.environ.get("RETENTION_LEDGER_URL")
+    if url:
+        return url
+    Path(DEFAULT_LEDGER).parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{DEFAULT_LEDGER}"
+
+
+def ledger_keys(loaded: LoadedPolicy) -> tuple[dict[str, bytes], str]:
+    current = loaded.policy.settings.hash_key_id
+    keys = {current: loaded.hash_key}
+    for item in filter(None, os.environ.get("RETENTION_HASH_KEYS_OLD", "").split(",")):
+        key_id, sep, secret = item.partition(":")
+        if not sep or not key_id or not secret:
+            raise RetentionError(
+                "RETENTION_HASH_KEYS_OLD: each item must be `id:secret` separated by commas"
+            )
+        if key_id == current:
+            raise RetentionError(f"RETENTION_HASH_KEYS_OLD: key id {key_id!r} is the current key")
+        keys[key_id.strip()] = secret.strip().encode()
+    if len(loaded.hash_key) < 16:
+        raise RetentionError("settings.hash_key: the HMAC key must be at least 16 characters")
+    return keys, current

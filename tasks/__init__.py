@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over retention.pipeline and the connectors."""

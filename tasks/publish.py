@@ -1,0 +1,60 @@
+"""Publish a run's summary: a table artifact, the ledger report as markdown,
+and the run's signed ledger segment to a WORM bucket when one is configured."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from retention.ledger import build_report
+from retention.logs import get_logger
+from retention.pipeline.outcome import RunSummary
+
+log = get_logger("retention.publish")
+
+
+@task(name="publish-summary", cache_policy=NO_CACHE)
+def publish_summary(summary: RunSummary, ledger: Any | None) -> str | None:
+    mode = "dry run: nothing was changed" if summary.dry_run else "applied"
+    create_table_artifact(
+        key="retention-sweep-summary",
+        table=[o.as_row() for o in summary.outcomes],
+        description=(
+            f"Retention sweep {summary.run_id} ({mode}); policy {summary.policy_name} "
+            f"sha256:{summary.policy_hash[:12]}"
+        ),
+    )
+    if ledger is None:
+        return None
+    report = build_report(ledger.entries(summary.run_id))
+    create_markdown_artifact(
+        key="retention-evidence-report",
+        markdown=report.to_markdown(),
+        description=f"Evidence of run {summary.run_id}, built from the ledger alone",
+    )
+    return export_segment_if_configured(ledger, summary.run_id)
+
+
+def export_segment_if_configured(ledger: Any, run_id: str) -> str | None:
+    """RETENTION_EXPORT_BUCKET names an S3 Object Lock bucket for the WORM copy."""
+    bucket = os.environ.get("RETENTION_EXPORT_BUCKET")
+    if not bucket:
+        return None
+    import boto3
+    from connectors.ledger_export import export_segment
+    from retention.ledger.segment import run_segment
+
+    client = boto3.client("s3", endpoint_url=os.environ.get("RETENTION_EXPORT_ENDPOINT_URL"))
+    key = export_segment(
+        client,
+        bucket,
+        run_id,
+        run_segment(ledger, run_id),
+        retain_days=int(os.environ.get("RETENTION_EXPORT_RETAIN_DAYS", "3650")),
+    )
+    log.info("ledger segment exported", run_id=run_id, bucket=bucket, object=key)
+    return key
