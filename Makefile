@@ -1,0 +1,29 @@
+# Two commands for a new machine with Python 3.11+: `make demo`, `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint bench clean
+
+$(BIN)/retention: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/retention
+	$(BIN)/retention demo
+
+test: $(BIN)/retention
+	$(BIN)/pytest
+
+lint: $(BIN)/retention
+	$(BIN)/ruff check .
+	$(BIN)/mypy retention connectors tasks flows
+
+bench: $(BIN)/retention
+	$(BIN)/python bench/sql_sweep.py --rows 100000
+	$(BIN)/python bench/s3_sweep.py --objects 2000
+
+clean:
+	rm -rf demo-data .retention

@@ -1,0 +1,26 @@
+"""Serve the deployments from one long-running process, without a work pool:
+`python deployments/serve.py` (stops on SIGTERM; Prefect pauses the
+deployments as it shuts down)."""
+
+from __future__ import annotations
+
+from prefect import serve
+from prefect.schedules import Cron
+
+from flows.nightly_sweep import DEFAULT_POLICY, retention_sweep
+from flows.verify_ledger import verify_ledger
+
+if __name__ == "__main__":
+    serve(
+        retention_sweep.to_deployment(
+            name="nightly",
+            parameters={"policy": DEFAULT_POLICY, "ask_approval": True},
+            schedules=[Cron("0 2 * * *", timezone="Europe/Helsinki")],
+        ),
+        retention_sweep.to_deployment(
+            name="on-demand", parameters={"policy": DEFAULT_POLICY, "dry_run": True}
+        ),
+        verify_ledger.to_deployment(
+            name="verify-ledger", schedules=[Cron("30 6 * * *", timezone="Europe/Helsinki")]
+        ),
+    )
