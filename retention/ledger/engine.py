@@ -1,0 +1,54 @@
+"""The ledger's database engine, set up so two processes can append safely.
+
+SQLite: WAL (a reader never blocks the appender), a busy timeout (a second
+appender waits instead of failing), secure_delete (freed pages are zeroed),
+and BEGIN IMMEDIATE for writes, so the write lock is taken before the head
+is read and two appenders can never both see the same last entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+from retention.ledger.errors import LedgerError
+
+DEFAULT_URL = "sqlite:///.retention/ledger.db"
+WRITE = "ledger_write"  # execution option: this transaction appends
+BUSY_TIMEOUT_S = 30
+
+
+def open_engine(url: str) -> sa.Engine:
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise LedgerError(f"url: {url!r} is not an SQLAlchemy database URL ({exc})") from None
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    if database in ("", ":memory:") or database.startswith("file::memory:"):
+        raise LedgerError(f"url: {url!r} is an in-memory SQLite database; evidence must persist")
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        parsed, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
+    )
+    event.listen(engine, "connect", _configure_sqlite)
+    event.listen(engine, "begin", _begin_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the sqlite3 module, decides when and how BEGIN is sent.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA secure_delete=ON")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    cursor.close()
+
+
+def _begin_sqlite(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")

@@ -1,0 +1,93 @@
+"""HMAC keys with ids, and the one normalisation every hashed value gets.
+
+The ledger never stores an identity or a record key, only its HMAC under a
+named key. Entries keep the key id, so after a rotation the old key (kept in
+the ring) still finds and checks what was written under it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from retention.ledger.errors import LedgerError, LedgerKeyError
+
+MIN_SECRET_BYTES = 16
+_KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE = re.compile(r"\+?\d{6,15}")
+_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+_FULL_NAME = re.compile(r"[^\W\d_]+(?:[ '\-][^\W\d_]+)+")
+
+
+def canonical_text(value: object) -> str:
+    """The form a value is hashed in. It is decided by the value's shape
+    alone, because the same person reaches the ledger both as a subject of an
+    intent and as an operator's lookup, and both must give one hash: emails
+    and full names are case-folded, phone numbers lose their separators."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise LedgerError(f"hash: {type(value).__name__} value is not a string or an integer")
+    if isinstance(value, int):
+        return str(value)
+    text = " ".join(value.split())
+    if not text:
+        raise LedgerError("hash: empty value; an empty key or identity names nothing")
+    if _EMAIL.fullmatch(text):
+        return text.lower()
+    compact = _PHONE_SEPARATORS.sub("", text)
+    if _PHONE.fullmatch(compact):
+        return compact
+    if _FULL_NAME.fullmatch(text):
+        return text.casefold()
+    return text
+
+
+@dataclass(frozen=True)
+class KeyRing:
+    secrets: Mapping[str, bytes]
+    current_id: str
+
+    @classmethod
+    def build(cls, keys: Mapping[str, bytes | str], current_key_id: str) -> KeyRing:
+        if not keys:
+            raise LedgerKeyError("keys: empty; give at least the current key (key id -> secret)")
+        secrets: dict[str, bytes] = {}
+        for key_id, secret in keys.items():
+            if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+                raise LedgerKeyError(
+                    f"keys: key id {key_id!r} must be 1-32 letters, digits, '.', '_' or '-'"
+                )
+            raw = secret.encode() if isinstance(secret, str) else secret
+            if not isinstance(raw, bytes) or len(raw) < MIN_SECRET_BYTES:
+                raise LedgerKeyError(
+                    f"keys[{key_id}]: secret must be at least {MIN_SECRET_BYTES} bytes"
+                )
+            secrets[key_id] = raw
+        if current_key_id not in secrets:
+            raise LedgerKeyError(
+                f"current_key_id: {current_key_id!r} is not among the keys given "
+                f"({', '.join(sorted(secrets))})"
+            )
+        return cls(secrets=secrets, current_id=current_key_id)
+
+    def secret(self, key_id: str) -> bytes:
+        try:
+            return self.secrets[key_id]
+        except KeyError:
+            raise LedgerKeyError(
+                f"key id {key_id!r} is not in the key ring; keep old keys after a rotation"
+            ) from None
+
+    def hash(self, value: object, key_id: str | None = None) -> str:
+        secret = self.secret(key_id or self.current_id)
+        return hmac.new(secret, canonical_text(value).encode(), hashlib.sha256).hexdigest()
+
+    def hash_all_keys(self, value: object) -> dict[str, str]:
+        """key id -> hash of value: how a lookup reaches entries of every key."""
+        return {key_id: self.hash(value, key_id) for key_id in self.secrets}
+
+    def sign(self, data: bytes, key_id: str | None = None) -> str:
+        return hmac.new(self.secret(key_id or self.current_id), data, hashlib.sha256).hexdigest()

@@ -1,0 +1,353 @@
+"""The evidence ledger the pipeline writes: one object, plain methods.
+
+Order of writes for a destructive batch: record_intent (committed) -> change
+the batch (its own transaction) -> record_completion. A process killed in
+between leaves an intent without completion, which unfinished_intents()
+returns and complete_recovered() closes, claiming only keys that are gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from retention.identity import validate as validate_identities
+from retention.ledger import checks, lookup, store
+from retention.ledger.engine import open_engine
+from retention.ledger.entry import (
+    COMPLETION,
+    INTENT,
+    KEPT,
+    RUN_END,
+    RUN_START,
+    Entry,
+    FailedRecord,
+    Intent,
+    KeptRecord,
+)
+from retention.ledger.errors import LedgerError
+from retention.ledger.failure import error_code
+from retention.ledger.keys import KeyRing
+from retention.ledger.verify import VerifyResult, verify_rows
+
+Key = str | int
+
+
+class HeldLike(Protocol):
+    """connectors.base.Held, by shape: the domain does not import connectors."""
+
+    @property
+    def key(self) -> Key: ...
+    @property
+    def hold_id(self) -> str: ...
+    @property
+    def until(self) -> datetime | None: ...
+
+
+class Ledger:
+    def __init__(self, engine: sa.Engine, ring: KeyRing) -> None:
+        self._engine = engine
+        self.ring = ring
+
+    @classmethod
+    def open(cls, url: str, *, keys: Mapping[str, bytes], current_key_id: str) -> Ledger:
+        ring = KeyRing.build(keys, current_key_id)
+        engine = open_engine(url)
+        store.create_schema(engine)
+        return cls(engine, ring)
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # --- hashing ---------------------------------------------------------
+
+    def hash(self, value: str | int, *, key_id: str | None = None) -> str:
+        """HMAC-SHA256 hex of the normalised value; the current key unless
+        key_id names another (an intent's, when recovering after a rotation)."""
+        return self.ring.hash(value, key_id)
+
+    def recovered_hashes(self, intent: Intent, still_due: Sequence[Key]) -> list[str]:
+        """The intent's key hashes minus those of keys a rescan still finds:
+        what complete_recovered may claim. Hashes with the intent's own key."""
+        due = {self.ring.hash(key, intent.key_id) for key in still_due}
+        return [h for h in intent.key_hashes if h not in due]
+
+    # --- writing ---------------------------------------------------------
+
+    def begin_run(
+        self, *, run_id: str, policy_hash: str, policy_name: str, trigger: str, dry_run: bool
+    ) -> None:
+        checks.token("run_id", run_id)
+        if self._has(run_id, RUN_START):
+            raise LedgerError(f"run_id: run {run_id!r} has already begun; a run id is used once")
+        self._append(
+            kind=RUN_START,
+            run_id=run_id,
+            policy_hash=checks.token("policy_hash", policy_hash),
+            detail={
+                "policy_name": checks.name("policy_name", policy_name),
+                "trigger": checks.token("trigger", trigger),
+                "dry_run": bool(dry_run),
+            },
+        )
+
+    def record_intent(
+        self,
+        *,
+        run_id: str,
+        policy_hash: str,
+        rule_id: str,
+        system: str,
+        dataset: str,
+        action: str,
+        keys: Sequence[Key],
+        subjects: Sequence[str] = (),
+        approved_by: str | None = None,
+    ) -> int:
+        if not keys:
+            raise LedgerError("keys: empty; an intent names the keys it is about to change")
+        self._require_started(run_id)
+        key_hashes = [self.ring.hash(key) for key in keys]
+        if len(set(key_hashes)) != len(key_hashes):
+            raise LedgerError("keys: the same key is named twice in one intent")
+        entry = self._append(
+            kind=INTENT,
+            run_id=run_id,
+            policy_hash=checks.token("policy_hash", policy_hash),
+            rule_id=checks.name("rule_id", rule_id),
+            system=checks.name("system", system),
+            dataset=checks.dataset("dataset", dataset),
+            action=checks.action(action),
+            count=len(key_hashes),
+            key_hashes=key_hashes,
+            subject_hashes=self._subject_hashes(subjects),
+            approved_by=checks.approver(approved_by),
+        )
+        return entry.seq
+
+    def record_completion(
+        self,
+        intent_seq: int,
+        *,
+        done: Sequence[Key],
+        cascaded: Mapping[str, Sequence[Key]],
+        kept: Sequence[HeldLike],
+        failed: Sequence[tuple[Key, str]],
+        outcome: str = "completed",
+    ) -> None:
+        """What the committed batch really did. Hashed with the intent's key,
+        so intent and completion compare key for key."""
+        intent = self._open_intent(intent_seq)
+        key_id = intent.key_id
+        done_hashes = [self.ring.hash(key, key_id) for key in done]
+        kept_records = [
+            KeptRecord(
+                key_hash=self.ring.hash(held.key, key_id),
+                hold_id=checks.token("kept hold_id", held.hold_id),
+                until=checks.utc_text("kept until", held.until),
+            )
+            for held in kept
+        ]
+        failed_records = [
+            FailedRecord(key_hash=self.ring.hash(key, key_id), code=error_code(reason))
+            for key, reason in failed
+        ]
+        claimed = done_hashes + [k.key_hash for k in kept_records]
+        claimed += [f.key_hash for f in failed_records]
+        strangers = set(claimed) - set(intent.key_hashes)
+        if strangers:
+            raise LedgerError(
+                f"intent_seq {intent_seq}: {len(strangers)} key(s) in done/kept/failed were not "
+                "named by the intent; a completion may only report on its intent's keys"
+            )
+        self._append(
+            **self._completion_of(intent),
+            count=len(done_hashes),
+            key_hashes=done_hashes,
+            cascaded_hashes={
+                checks.dataset("cascaded dataset", child): [
+                    self.ring.hash(key, key_id) for key in keys
+                ]
+                for child, keys in cascaded.items()
+            },
+            kept=kept_records,
+            failed=failed_records,
+            outcome=checks.outcome(outcome),
+            intent_seq=intent_seq,
+        )
+
+    def record_kept(
+        self,
+        *,
+        run_id: str,
+        policy_hash: str,
+        rule_id: str,
+        system: str,
+        dataset: str,
+        held: Sequence[HeldLike],
+        subjects: Sequence[str] = (),
+    ) -> None:
+        if not held:
+            return
+        self._require_started(run_id)
+        records = [
+            KeptRecord(
+                key_hash=self.ring.hash(h.key),
+                hold_id=checks.token("held hold_id", h.hold_id),
+                until=checks.utc_text("held until", h.until),
+            )
+            for h in held
+        ]
+        self._append(
+            kind=KEPT,
+            run_id=run_id,
+            policy_hash=checks.token("policy_hash", policy_hash),
+            rule_id=checks.name("rule_id", rule_id),
+            system=checks.name("system", system),
+            dataset=checks.dataset("dataset", dataset),
+            count=len(records),
+            kept=records,
+            subject_hashes=self._subject_hashes(subjects),
+        )
+
+    def end_run(self, *, run_id: str, summary: Mapping[str, int]) -> None:
+        start = self._require_started(run_id)
+        if self._has(run_id, RUN_END):
+            raise LedgerError(f"run_id: run {run_id!r} has already ended")
+        self._append(
+            kind=RUN_END,
+            run_id=run_id,
+            policy_hash=start.policy_hash,
+            detail={"summary": checks.counts("summary", summary)},
+        )
+
+    def unfinished_intents(self) -> list[Intent]:
+        completions = sa.select(store.entries.c.intent_seq).where(
+            store.entries.c.intent_seq.is_not(None)
+        )
+        rows = store.read(
+            self._engine,
+            store.entries.c.kind == INTENT,
+            store.entries.c.seq.not_in(completions),
+        )
+        return [Intent.of(entry) for entry in rows]
+
+    def complete_recovered(
+        self, intent: Intent, *, done_hashes: Sequence[str], outcome: str = "recovered"
+    ) -> None:
+        """Close an intent a killed process left open. done_hashes must be the
+        intent's hashes of keys no longer there (see recovered_hashes)."""
+        stored = self._open_intent(intent.seq)
+        done = [checks.key_hash("done_hashes", h) for h in done_hashes]
+        strangers = set(done) - set(stored.key_hashes)
+        if strangers:
+            raise LedgerError(
+                f"done_hashes: {len(strangers)} hash(es) are not among intent {intent.seq}'s keys"
+            )
+        in_intent_order = [h for h in stored.key_hashes if h in set(done)]
+        self._append(
+            **self._completion_of(stored),
+            count=len(in_intent_order),
+            key_hashes=in_intent_order,
+            outcome=checks.outcome(outcome),
+            intent_seq=stored.seq,
+            detail={"still_due": len(stored.key_hashes) - len(in_intent_order)},
+        )
+
+    # --- reading ---------------------------------------------------------
+
+    def entries(self, run_id: str | None = None) -> list[Entry]:
+        where = [] if run_id is None else [store.entries.c.run_id == run_id]
+        return store.read(self._engine, *where)
+
+    def verify(self) -> VerifyResult:
+        with self._engine.connect() as conn, conn.begin():
+            return verify_rows(
+                (store.entry_of(row._mapping) for row in conn.execute(store.select_entries())),
+                store.read_head(conn),
+            )
+
+    def lookup(self, identities: Mapping[str, Sequence[str]]) -> list[Entry]:
+        """Entries about a person, found by their identities hashed with every
+        known key. Validation refuses empty and wildcard identities."""
+        valid = validate_identities(identities)
+        values = [v for vs in valid.values() for v in vs]
+        hashes = {h for v in values for h in self.ring.hash_all_keys(v).values()}
+        return lookup.by_subject(self._engine, hashes)
+
+    def lookup_keys(self, dataset: str, keys: Sequence[Key]) -> list[Entry]:
+        """Entries naming these record keys of a dataset ('dataset' or
+        'system.dataset'), as changed, cascaded, kept or failed."""
+        checks.dataset("dataset", dataset)
+        hashes = {h for key in keys for h in self.ring.hash_all_keys(key).values()}
+        return lookup.by_key(self._engine, dataset, hashes)
+
+    # --- inside ----------------------------------------------------------
+
+    def _append(self, **fields: Any) -> Entry:
+        fields.setdefault("key_id", self.ring.current_id)
+        return store.append(self._engine, fields)
+
+    def _subject_hashes(self, subjects: Sequence[str]) -> list[str]:
+        if isinstance(subjects, str):
+            raise LedgerError("subjects: give a list of identities, not one string")
+        return sorted({self.ring.hash(subject) for subject in subjects})
+
+    def _has(self, run_id: str, kind: str) -> bool:
+        with self._engine.connect() as conn:
+            found = conn.execute(
+                sa.select(store.entries.c.seq)
+                .where(store.entries.c.run_id == run_id, store.entries.c.kind == kind)
+                .limit(1)
+            ).first()
+        return found is not None
+
+    def _require_started(self, run_id: str) -> Entry:
+        checks.token("run_id", run_id)
+        found = store.read(
+            self._engine, store.entries.c.run_id == run_id, store.entries.c.kind == RUN_START
+        )
+        if not found:
+            raise LedgerError(f"run_id: run {run_id!r} was not begun; call begin_run first")
+        return found[0]
+
+    def _open_intent(self, seq: int) -> Entry:
+        if isinstance(seq, bool) or not isinstance(seq, int):
+            raise LedgerError(f"intent_seq: {seq!r} is not an entry number")
+        found = store.read(self._engine, store.entries.c.seq == seq)
+        if not found or found[0].kind != INTENT:
+            raise LedgerError(f"intent_seq: entry {seq} is not an intent")
+        done = store.read(self._engine, store.entries.c.intent_seq == seq)
+        if done:
+            raise LedgerError(f"intent_seq: intent {seq} already has a completion ({done[0].seq})")
+        intent = found[0]
+        self.ring.secret(intent.key_id)  # fail before anything is written
+        return intent
+
+    @staticmethod
+    def _completion_of(intent: Entry) -> dict[str, Any]:
+        return {
+            "kind": COMPLETION,
+            "run_id": intent.run_id,
+            "policy_hash": intent.policy_hash,
+            "rule_id": intent.rule_id,
+            "system": intent.system,
+            "dataset": intent.dataset,
+            "action": intent.action,
+            "subject_hashes": list(intent.subject_hashes),
+            "approved_by": intent.approved_by,
+            "key_id": intent.key_id,
+        }

@@ -1,0 +1,163 @@
+"""The append-only table of entries, and the head row that serialises appends.
+
+The head row holds the last seq and hash. An appender locks it (PostgreSQL:
+SELECT ... FOR UPDATE; SQLite: the BEGIN IMMEDIATE write lock), builds the
+next entry on it, inserts, and moves the head, all in one transaction. The
+head also lets verify notice entries cut off the end, which a chain alone
+cannot show. Triggers refuse UPDATE and DELETE on entries.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from retention.ledger.chain import GENESIS, canonical_json, content_hash
+from retention.ledger.engine import WRITE
+from retention.ledger.entry import Entry
+from retention.ledger.errors import LedgerError
+
+metadata = sa.MetaData()
+
+entries = sa.Table(
+    "ledger_entries",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("run_id", sa.String(128), nullable=False, index=True),
+    sa.Column("policy_hash", sa.String(128), nullable=False),
+    sa.Column("rule_id", sa.String(128)),
+    sa.Column("system", sa.String(128)),
+    sa.Column("dataset", sa.String(128)),
+    sa.Column("action", sa.String(32)),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("key_hashes", sa.Text, nullable=False),
+    sa.Column("cascaded_hashes", sa.Text, nullable=False),
+    sa.Column("kept", sa.Text, nullable=False),
+    sa.Column("failed", sa.Text, nullable=False),
+    sa.Column("subject_hashes", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(32)),
+    sa.Column("approved_by", sa.String(128)),
+    # One completion per intent, also when two processes race to complete it.
+    sa.Column("intent_seq", sa.BigInteger, unique=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False, unique=True),
+)
+
+head = sa.Table(
+    "ledger_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+)
+
+_JSON_COLUMNS = ("key_hashes", "cascaded_hashes", "kept", "failed", "subject_hashes", "detail")
+_SCHEMA_LOCK = 0x6C6564676572  # PostgreSQL advisory lock id while creating tables
+
+_SQLITE_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS ledger_entries_no_{op.lower()} BEFORE {op} ON ledger_entries "
+    "BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END"
+    for op in ("UPDATE", "DELETE")
+]
+_POSTGRES_TRIGGERS = [
+    "CREATE OR REPLACE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'ledger entries are append-only'; END $$",
+    "CREATE OR REPLACE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE "
+    "ON ledger_entries FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE "
+    "ON ledger_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
+]
+
+
+@contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction that holds the ledger's write lock from its first statement."""
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+def create_schema(engine: sa.Engine) -> None:
+    with writing(engine) as conn:
+        dialect = conn.dialect.name
+        if dialect == "postgresql":
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
+        metadata.create_all(conn)
+        for statement in {"sqlite": _SQLITE_TRIGGERS, "postgresql": _POSTGRES_TRIGGERS}.get(
+            dialect, []
+        ):
+            conn.exec_driver_sql(statement)
+        has_head = conn.execute(sa.select(head.c.id).where(head.c.id == 1)).first()
+        has_entries = conn.execute(sa.select(entries.c.seq).limit(1)).first()
+        if has_head is None and has_entries is None:
+            conn.execute(sa.insert(head).values(id=1, seq=0, entry_hash=GENESIS))
+
+
+def append(engine: sa.Engine, fields: dict[str, Any]) -> Entry:
+    """Chain a new entry after the head; `fields` are Entry's, minus seq, at
+    and the two hashes. Committed when this returns."""
+    with writing(engine) as conn:
+        last = conn.execute(
+            sa.select(head.c.seq, head.c.entry_hash).where(head.c.id == 1).with_for_update()
+        ).first()
+        if last is None:
+            raise LedgerError("the ledger's head row is missing; run verify before appending")
+        draft = Entry(
+            seq=last.seq + 1,
+            at=datetime.now(UTC),
+            prev_hash=last.entry_hash,
+            entry_hash="",
+            **fields,
+        )
+        entry = replace(draft, entry_hash=content_hash(draft.content()))
+        try:
+            conn.execute(sa.insert(entries).values(**_row(entry)))
+        except sa.exc.IntegrityError as exc:
+            if fields.get("intent_seq") is not None:
+                raise LedgerError(
+                    f"intent_seq {fields['intent_seq']}: that intent already has a completion"
+                ) from exc
+            raise
+        conn.execute(
+            sa.update(head).where(head.c.id == 1).values(seq=entry.seq, entry_hash=entry.entry_hash)
+        )
+        return entry
+
+
+def read_head(conn: sa.Connection) -> tuple[int, str] | None:
+    row = conn.execute(sa.select(head.c.seq, head.c.entry_hash).where(head.c.id == 1)).first()
+    return (row.seq, row.entry_hash) if row else None
+
+
+def select_entries(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    return sa.select(entries).where(*where).order_by(entries.c.seq)
+
+
+def read(engine: sa.Engine, *where: sa.ColumnElement[bool]) -> list[Entry]:
+    with engine.connect() as conn:
+        return [entry_of(row._mapping) for row in conn.execute(select_entries(*where))]
+
+
+def entry_of(row: Any) -> Entry:
+    data = dict(row)
+    for column in _JSON_COLUMNS:
+        data[column] = json.loads(data[column])
+    return Entry.from_json(data)
+
+
+def _row(entry: Entry) -> dict[str, Any]:
+    row = entry.to_json()
+    for column in _JSON_COLUMNS:
+        row[column] = canonical_json(row[column]).decode("utf-8")
+    return row
