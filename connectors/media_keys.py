@@ -1,0 +1,39 @@
+"""Which keys a media connector will act on: checked before anything changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from connectors.base import Key
+from connectors.media_facts import MediaInputError
+
+SIDECAR_SUFFIX = ".json"
+
+
+def sidecar_of(key: str) -> str:
+    return key + SIDECAR_SUFFIX
+
+
+def is_sidecar(key: str, uses_sidecars: bool) -> bool:
+    return uses_sidecars and key.endswith(SIDECAR_SUFFIX)
+
+
+def checked_keys(keys: Sequence[Key], *, prefix: str, uses_sidecars: bool) -> list[str]:
+    """The keys, sorted and without repeats, or MediaInputError naming the
+    first bad one. A key outside the dataset's prefix, or a sidecar given as
+    if it were a media item, is refused rather than acted on."""
+    if isinstance(keys, str | bytes):
+        raise MediaInputError("keys: expected a list of object keys, got a single string")
+    for i, key in enumerate(keys):
+        if not isinstance(key, str) or not key:
+            raise MediaInputError(f"keys[{i}]: {key!r} is not an object key (a non-empty string)")
+        if not key.startswith(prefix) or key == prefix:
+            raise MediaInputError(
+                f"keys[{i}]: key is outside the dataset's prefix {prefix!r}; refused"
+            )
+        if is_sidecar(key, uses_sidecars):
+            raise MediaInputError(
+                f"keys[{i}]: key is a sidecar ({SIDECAR_SUFFIX}), not a media item; "
+                "a sidecar is removed with its media item"
+            )
+    return sorted({str(k) for k in keys})

@@ -1,0 +1,309 @@
+"""The S3 media connector: finds due objects by their facts and erases them,
+every version, delete marker and unfinished upload.
+
+The due decision is media_facts', shared with the folder connector. What an
+erasure really did is reported per key: done (nothing of it is left), kept
+(Object Lock keeps a version), failed (S3 kept refusing) or skipped (gone or
+no longer due).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from connectors.base import ApplyResult, Held, Key, ScanBatch
+from connectors.media_facts import (
+    SUBJECTS,
+    FactValue,
+    ItemFacts,
+    MediaInputError,
+    check_action,
+    check_now,
+    column_conditions,
+    distinct_values,
+    keys_with_subjects,
+    prepare_rule,
+    recheck,
+    scan_batches,
+)
+from connectors.media_index import FactIndex, open_fact_index
+from connectors.media_keys import checked_keys, is_sidecar, sidecar_of
+from connectors.s3_client import RequestCounter, build_s3_client
+from connectors.s3_delete import Pair, delete_pairs
+from connectors.s3_facts import newest_versions, read_facts
+from connectors.s3_lock import object_lock_on
+from connectors.s3_multipart import abort_uploads, uploads_under
+from connectors.s3_versions import Version, versions_of
+from retention.errors import ConnectionFailed
+from retention.identity import normalise
+from retention.logs import get_logger
+from retention.policy import Action, Condition, Dataset, Facts, Policy, Rule, Scalar, System
+
+log = get_logger("connectors.s3")
+
+
+@dataclass
+class S3Connector:
+    name: str
+    system: System
+    client: Any
+    requests: RequestCounter
+    batch_size: int
+    policy: Policy | None
+    indexes: dict[str, FactIndex]
+    _uploads: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+
+    @property
+    def bucket(self) -> str:
+        assert self.system.bucket is not None
+        return self.system.bucket
+
+    # --- protocol ------------------------------------------------------------
+
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise ConnectionFailed(
+                f"system {self.name!r}: bucket {self.bucket!r} is not reachable "
+                f"({type(exc).__name__})"
+            ) from exc
+
+    def count(self, dataset: str) -> int:
+        ds, facts = self._dataset(dataset)
+        uses_sidecars = facts.source == "sidecar"
+        total = 0
+        for page in self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=ds.prefix
+        ):
+            total += sum(not is_sidecar(o["Key"], uses_sidecars) for o in page.get("Contents", []))
+        return total
+
+    def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
+        dataset = self._own_dataset(rule)
+        qualified = self._qualified(dataset)
+        prepared = prepare_rule(rule, qualified=qualified, policy=self.policy, now=now)
+        items = self._items(dataset, prepared.facts_needed())
+        yield from scan_batches(
+            items, prepared, qualified=rule.dataset, batch_size=self.batch_size, log=log
+        )
+
+    def subject_values(self, dataset: str, column: str, where: Sequence[Condition]) -> set[Scalar]:
+        conditions = column_conditions(where)
+        wanted = {column} | {c.column for c in conditions}
+        return distinct_values(self._items(dataset, wanted), column, conditions)
+
+    def find_subject(self, identities: Mapping[str, Sequence[str]]) -> dict[str, list[Key]]:
+        # Media knows its subjects only by CRM contact id.
+        ids = {normalise("crm_contact_id", v) for v in identities.get("crm_contact_id", [])}
+        if not ids:
+            return {}
+        found: dict[str, list[Key]] = {}
+        for dataset in self.system.datasets:
+            keys = keys_with_subjects(self._items(dataset, {SUBJECTS}), ids)
+            if keys:
+                found[dataset] = list(keys)
+        return found
+
+    def apply(
+        self,
+        dataset: str,
+        action: Action,
+        keys: Sequence[Key],
+        *,
+        now: datetime,
+        rule: Rule | None = None,
+    ) -> ApplyResult:
+        ds, facts = self._dataset(dataset)
+        check_action(action)
+        check_now(now)
+        assert ds.prefix is not None
+        uses_sidecars = facts.source == "sidecar"
+        wanted = checked_keys(keys, prefix=ds.prefix, uses_sidecars=uses_sidecars)
+        prepared = (
+            prepare_rule(rule, qualified=self._qualified(dataset), policy=self.policy, now=now)
+            if rule is not None
+            else None
+        )
+        listed = sorted(wanted + [sidecar_of(k) for k in wanted] if uses_sidecars else wanted)
+        versions = versions_of(self.client, self.bucket, listed)
+        uploads = self._uploads_of(ds.prefix)
+        result = ApplyResult()
+        if prepared is not None:
+            known = self._facts_at_apply(dataset, facts, wanted, versions, prepared.facts_needed())
+            verdict = recheck(wanted, known, prepared)
+            result.kept += verdict.kept
+            result.skipped += verdict.skipped
+            wanted = verdict.still_due
+        present = [
+            k for k in wanted if versions.get(k) or uploads.get(k) or versions.get(sidecar_of(k))
+        ]
+        result.skipped += [k for k in wanted if k not in set(present)]
+        self._erase(present, versions, uploads, uses_sidecars, now, result)
+        log.info(
+            "s3.apply.batch",
+            system=self.name,
+            dataset=dataset,
+            asked=len(keys),
+            done=len(result.done),
+            kept=len(result.kept),
+            failed=len(result.failed),
+            skipped=len(result.skipped),
+            requests_total=self.requests.total,
+        )
+        return result
+
+    def close(self) -> None:
+        for index in self.indexes.values():
+            index.close()
+        self.client.close()
+
+    # --- erasing -------------------------------------------------------------
+
+    def _erase(
+        self,
+        keys: list[str],
+        versions: dict[str, list[Version]],
+        uploads: dict[str, list[str]],
+        uses_sidecars: bool,
+        now: datetime,
+        result: ApplyResult,
+    ) -> None:
+        locks: dict[str, Held] = {}
+
+        def settle(pair: Pair, code: str) -> bool:
+            # Only a lock is final; any other refusal is worth another round.
+            if code != "AccessDenied":
+                return False
+            held = object_lock_on(self.client, self.bucket, pair[0], pair[1], now=now)
+            if held is not None:
+                locks.setdefault(pair[0], held)
+            return held is not None
+
+        media_pairs = [(k, v.version_id) for k in keys for v in versions.get(k, [])]
+        outcome = delete_pairs(self.client, self.bucket, media_pairs, settle=settle)
+        failed_keys = {pair[0]: code for pair, code in outcome.failed.items()}
+        finished: list[str] = []
+        for key in keys:
+            if key in failed_keys:
+                result.failed.append((key, f"DeleteObjects refused a version: {failed_keys[key]}"))
+            elif key in locks:
+                result.kept.append(locks[key])
+            else:
+                errors = abort_uploads(self.client, self.bucket, key, uploads.pop(key, []))
+                if errors:
+                    result.failed.append((key, f"multipart upload not aborted: {errors[0]}"))
+                else:
+                    finished.append(key)
+        if not uses_sidecars:
+            result.done += finished
+            return
+        # The sidecar goes only once its media item is gone: a sidecar left
+        # alone is found again by the next run; an item left without its facts
+        # would never be due again.
+        sidecar_pairs = [
+            (sidecar_of(k), v.version_id) for k in finished for v in versions.get(sidecar_of(k), [])
+        ]
+        left = delete_pairs(self.client, self.bucket, sidecar_pairs, settle=settle)
+        troubled = {pair[0]: code for pair, code in {**left.failed, **left.settled}.items()}
+        for key in finished:
+            code = troubled.get(sidecar_of(key))
+            if code:
+                result.failed.append((key, f"media erased, sidecar not removed: {code}"))
+            else:
+                result.done.append(key)
+
+    def _uploads_of(self, prefix: str) -> dict[str, list[str]]:
+        # Listed once per dataset and connector (one run): an upload begun
+        # later is a new write, like a new put, and the next run finds it.
+        if prefix not in self._uploads:
+            self._uploads[prefix] = uploads_under(self.client, self.bucket, prefix)
+        return self._uploads[prefix]
+
+    # --- facts ---------------------------------------------------------------
+
+    def _items(self, dataset: str, wanted: set[str]) -> Iterator[tuple[str, ItemFacts]]:
+        ds, facts = self._dataset(dataset)
+        assert ds.prefix is not None
+        if facts.source == "index":
+            yield from self.indexes[dataset].items_under(ds.prefix, wanted)
+            return
+        for key, version in newest_versions(
+            self.client, self.bucket, ds.prefix, uses_sidecars=facts.source == "sidecar"
+        ):
+            yield key, read_facts(self.client, self.bucket, facts, key, version, wanted)
+
+    def _facts_at_apply(
+        self,
+        dataset: str,
+        facts: Facts,
+        keys: list[str],
+        versions: dict[str, list[Version]],
+        wanted: set[str],
+    ) -> dict[str, dict[str, FactValue]]:
+        if facts.source == "index":
+            return self.indexes[dataset].facts_for(keys, wanted)
+        out = {}
+        for key in keys:
+            newest = next((v.version_id for v in versions.get(key, []) if not v.is_marker), None)
+            if newest is not None or facts.source == "sidecar":
+                out[key] = read_facts(self.client, self.bucket, facts, key, newest, wanted)
+        return out
+
+    def _dataset(self, dataset: str) -> tuple[Dataset, Facts]:
+        ds = self.system.datasets.get(dataset)
+        if ds is None:
+            raise MediaInputError(
+                f"dataset: {dataset!r} is not a dataset of system {self.name!r} "
+                f"(it has: {', '.join(sorted(self.system.datasets))})"
+            )
+        if ds.facts is None:
+            raise MediaInputError(
+                f"systems.{self.name}.datasets.{dataset}.facts: say where the media facts are "
+                "(source: metadata, tags, sidecar or index)"
+            )
+        return ds, ds.facts
+
+    def _own_dataset(self, rule: Rule) -> str:
+        system, _, dataset = rule.dataset.partition(".")
+        if system != self.name:
+            raise MediaInputError(
+                f"rule {rule.id}: dataset {rule.dataset!r} is not in system {self.name!r}"
+            )
+        self._dataset(dataset)
+        return dataset
+
+    def _qualified(self, dataset: str) -> str:
+        return f"{self.name}.{dataset}"
+
+
+def open_s3_connector(
+    name: str,
+    system: System,
+    *,
+    endpoint_url: str | None,
+    hash_key: bytes,
+    batch_size: int = 1000,
+    policy: Policy | None = None,
+    session: boto3.Session | None = None,
+    index_url: str | None = None,
+) -> S3Connector:
+    """hash_key is accepted for the common connector signature; media keys
+    are object keys, and nothing here stores identities."""
+    if system.kind != "s3" or system.bucket is None:
+        raise MediaInputError(f"systems.{name}.kind: an S3 connector needs kind 's3' and a bucket")
+    if batch_size < 1:
+        raise MediaInputError(f"batch_size: {batch_size} must be at least 1")
+    indexes = {
+        dname: open_fact_index(ds.facts, index_url, policy)
+        for dname, ds in system.datasets.items()
+        if ds.facts is not None and ds.facts.source == "index"
+    }
+    client, counter = build_s3_client(system, endpoint_url=endpoint_url, session=session)
+    return S3Connector(name, system, client, counter, batch_size, policy, indexes)
