@@ -93,7 +93,9 @@ class RelatedCondition(Strict):
 
     related: Name = Field(description="a dataset of the same system linked by a relation")
     exists: bool = True
-    where: list[ColumnCondition] = []
+    # A nested RelatedCondition follows a second link, e.g. comments -> their
+    # ticket -> its requester, which the register's rules need.
+    where: list[ColumnCondition | RelatedCondition] = []
 
 
 class SubjectsFrom(Strict):
