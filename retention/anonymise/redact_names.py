@@ -31,6 +31,8 @@ _NEN_ENDINGS = "e(?:en|lle|lla|llä|lta|ltä|ssa|ssä|sta|stä|ksi|na|nä|n|t)|t
 # Consonant gradation: Matti -> Matin, Pekka -> Pekan, Antti -> Antille.
 _GRADATION = re.compile(r"(.*[^\W\d_])([kpt])\2([aeiouyäö])", re.IGNORECASE)
 _WEAK_ENDINGS = "lle|lla|llä|lta|ltä|ssa|ssä|sta|stä|ksi|n|t"
+# "Virtanenkin", "Matinkaan": a clitic may follow any form.
+_CLITICS = "kin|kaan|kään"
 _INITIAL_SEP = r"(?:\s*,\s*|\s+|(?<=\.))"
 _MIN_ALONE = 3
 
@@ -50,7 +52,7 @@ def _forms(word: str) -> str:
         weak = _GRADATION.fullmatch(spelling)
         if weak:
             forms.append(rf"{re.escape(weak[1] + weak[2] + weak[3])}(?:{_WEAK_ENDINGS})")
-    return rf"(?<!\w)(?:{'|'.join(forms)})(?!\w)"
+    return rf"(?<!\w)(?:{'|'.join(forms)})(?:{_CLITICS})?(?!\w)"
 
 
 def name_words(identifier: str) -> list[str]:
