@@ -1,0 +1,115 @@
+"""Anonymise rows in place: read only the columns the anonymiser needs,
+write only the columns whose value really changes.
+
+A row already anonymised yields no change and is reported as unchanged, so a
+second run changes nothing. Rows are grouped by the set of columns they
+change, one executemany per group.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from itertools import product
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from connectors.base import Key
+from connectors.sql_delete import IN_LIST_SIZE
+from connectors.sql_errors import SchemaMismatch
+from connectors.sql_graph import Graph, find_paths
+from connectors.sql_paths import reach
+from connectors.sql_reflect import column_of
+from connectors.sql_values import chunked
+
+
+class Anonymiser(Protocol):
+    """retention.anonymise.RowAnonymiser, as far as this module uses it."""
+
+    @property
+    def columns(self) -> frozenset[str]: ...
+
+    @property
+    def parent_columns(self) -> dict[str, frozenset[str]]: ...
+
+    def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+def anonymise_rows(
+    conn: sa.Connection, graph: Graph, node: str, keys: Sequence[Key], anonymiser: Anonymiser
+) -> tuple[list[Key], list[Key]]:
+    """(keys changed, keys that needed no change)."""
+    target = graph.node(node)
+    where = graph.qualified(node)
+    key = target.table.c[target.key]
+    wanted = sorted(set(anonymiser.columns) | {target.key})
+    columns = [column_of(target.table, name, where) for name in wanted]
+    from_parents = parent_identifiers(conn, graph, node, keys, anonymiser.parent_columns)
+    changed: list[Key] = []
+    unchanged: list[Key] = []
+    groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    for part in chunked(keys, IN_LIST_SIZE):
+        for row in conn.execute(sa.select(*columns).where(key.in_(list(part)))).mappings():
+            current = dict(row)
+            new = anonymiser({**current, **from_parents.get(current[target.key], {})})
+            unknown = set(new) - set(target.table.c.keys())
+            if unknown:
+                raise SchemaMismatch(
+                    f"{where}: the anonymiser set unknown columns {sorted(unknown)}"
+                )
+            new = {c: v for c, v in new.items() if c not in current or current[c] != v}
+            if not new:
+                unchanged.append(current[target.key])
+                continue
+            changed.append(current[target.key])
+            params = {f"new_{c}": v for c, v in new.items()}
+            groups.setdefault(frozenset(new), []).append({"row_key": current[target.key], **params})
+    for names, rows in groups.items():
+        statement = (
+            sa.update(target.table)
+            .where(key == sa.bindparam("row_key"))
+            .values({name: sa.bindparam(f"new_{name}") for name in names})
+        )
+        conn.execute(statement, rows)
+    return changed, unchanged
+
+
+def parent_identifiers(
+    conn: sa.Connection,
+    graph: Graph,
+    node: str,
+    keys: Sequence[Key],
+    parent_columns: Mapping[str, frozenset[str]],
+) -> dict[Key, dict[str, Any]]:
+    """Per key, {"dataset.column": value} of its parent row; None without a parent.
+
+    A row with several parents (through a link table) is refused: a redact
+    step takes one value per identifier, and redacting only one parent's name
+    would leave the others in the text."""
+    found: dict[Key, dict[str, list[Any]]] = {k: {} for k in keys}
+    target = graph.node(node)
+    key = target.table.c[target.key]
+    for parent, names in parent_columns.items():
+        for path, part in product(find_paths(graph, node, parent), chunked(keys, IN_LIST_SIZE)):
+            froms, links, last = reach(graph, target.table, path)
+            columns = [column_of(last, n, graph.qualified(parent)) for n in sorted(names)]
+            query = (
+                sa.select(key, *columns)
+                .select_from(target.table, *froms)
+                .where(*links, key.in_(list(part)))
+            )
+            for row in conn.execute(query):
+                per_key = found.setdefault(row[0], {})
+                for name, value in zip(sorted(names), row[1:], strict=True):
+                    per_key.setdefault(f"{parent}.{name}", []).append(value)
+    wanted = [f"{parent}.{name}" for parent, names in parent_columns.items() for name in names]
+    out: dict[Key, dict[str, Any]] = {}
+    for k, per_key in found.items():
+        several = [name for name, values in per_key.items() if len(set(values)) > 1]
+        if several:
+            raise SchemaMismatch(
+                f"{graph.qualified(node)}: a row has several parents for {several[0]}; "
+                "redact needs exactly one, so the batch is refused"
+            )
+        out[k] = {name: (per_key.get(name) or [None])[0] for name in wanted}
+    return out

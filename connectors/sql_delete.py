@@ -1,0 +1,123 @@
+"""Delete rows with everything that belongs to them, children first.
+
+Keys, never sub-selects of the table being changed, go into every DELETE and
+UPDATE: MariaDB refuses a statement that reads the table it changes, and an
+explicit key list is exactly what the evidence reports. The caller owns the
+transaction and has checked the graph for cycles (sql_graph.check_acyclic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.base import Key
+from connectors.sql_graph import Edge, Graph
+from connectors.sql_paths import discriminator_clauses
+from connectors.sql_values import chunked
+
+# Large enough for few round trips, below every dialect's bound-parameter limit.
+IN_LIST_SIZE = 2000
+
+
+def delete_tree(
+    conn: sa.Connection,
+    graph: Graph,
+    node: str,
+    keys: Sequence[Key],
+    cascaded: dict[str, list[Key]],
+) -> int:
+    """Delete rows `keys` of `node` after their children; children's keys go to `cascaded`."""
+    if not keys:
+        return 0
+    detached = 0
+    for edge in graph.children.get(node, []):
+        values = _parent_values(conn, graph, edge, keys)
+        if edge.detach:
+            detached += _detach(conn, graph, edge, values)
+            continue
+        children = _child_keys(conn, graph, edge, values)
+        if edge.link is not None:
+            _unlink(conn, edge, values)
+            children = _no_longer_linked(conn, graph, edge.child, children)
+        if children:
+            detached += delete_tree(conn, graph, edge.child, children, cascaded)
+            cascaded.setdefault(graph.qualified(edge.child), []).extend(children)
+    target = graph.node(node)
+    for part in chunked(keys, IN_LIST_SIZE):
+        conn.execute(sa.delete(target.table).where(target.table.c[target.key].in_(list(part))))
+    return detached
+
+
+def _parent_values(conn: sa.Connection, graph: Graph, edge: Edge, keys: Sequence[Key]) -> list[Any]:
+    parent = graph.node(edge.parent)
+    if edge.parent_column == parent.key:
+        return list(keys)
+    values: list[Any] = []
+    column = parent.table.c[edge.parent_column]
+    for part in chunked(keys, IN_LIST_SIZE):
+        parents = parent.table.c[parent.key].in_(list(part))
+        query = sa.select(column).where(parents, column.is_not(None))
+        values += conn.execute(query).scalars().all()
+    return values
+
+
+def _child_keys(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]) -> list[Key]:
+    child = graph.node(edge.child)
+    key = child.table.c[child.key]
+    found: dict[Key, None] = {}  # ordered and without repeats: a child may be linked twice
+    for part in chunked(values, IN_LIST_SIZE):
+        query = sa.select(key).where(*discriminator_clauses(graph, edge, child.table))
+        if edge.link is None:
+            query = query.where(child.table.c[edge.child_column or ""].in_(list(part)))
+        else:
+            link = edge.link
+            query = query.where(
+                link.c[edge.link_parent or ""].in_(list(part)), link.c[edge.link_child or ""] == key
+            )
+        found.update(dict.fromkeys(conn.execute(query.order_by(key)).scalars()))
+    return list(found)
+
+
+def _unlink(conn: sa.Connection, edge: Edge, values: Sequence[Any]) -> None:
+    assert edge.link is not None
+    column = edge.link.c[edge.link_parent or ""]
+    for part in chunked(values, IN_LIST_SIZE):
+        conn.execute(sa.delete(edge.link).where(column.in_(list(part))))
+
+
+def _no_longer_linked(
+    conn: sa.Connection, graph: Graph, node: str, candidates: Sequence[Key]
+) -> list[Key]:
+    """Candidates no link table still ties to a parent: a shared row stays."""
+    child = graph.node(node)
+    key = child.table.c[child.key]
+    still_linked = [
+        sa.select(sa.literal(1))
+        .select_from(edge.link)
+        .where(edge.link.c[edge.link_child or ""] == key)
+        .exists()
+        for edge in graph.parents.get(node, [])
+        if edge.link is not None
+    ]
+    free: list[Key] = []
+    for part in chunked(candidates, IN_LIST_SIZE):
+        query = sa.select(key).where(key.in_(list(part)), *[~linked for linked in still_linked])
+        free += conn.execute(query.order_by(key)).scalars().all()
+    return free
+
+
+def _detach(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]) -> int:
+    child = graph.node(edge.child)
+    column = child.table.c[edge.child_column or ""]
+    changed = 0
+    for part in chunked(values, IN_LIST_SIZE):
+        statement = (
+            sa.update(child.table)
+            .where(column.in_(list(part)), *discriminator_clauses(graph, edge, child.table))
+            .values({column.name: None})
+        )
+        changed += conn.execute(statement).rowcount
+    return changed

@@ -1,0 +1,72 @@
+"""Find a subject's rows by exact identity match, never by pattern.
+
+Emails compare case-insensitively (lower() on the column; validate() has
+lowered the value). Phones compare digits only: the column's usual
+punctuation is removed with nested replace(), which all three dialects have.
+Other kinds compare exactly; a value that cannot be of the column's type
+(an id with letters for an integer column) matches nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.base import Key
+from connectors.sql_graph import Graph
+from connectors.sql_reflect import column_of
+from connectors.sql_values import coerce_or_none
+from retention.policy import System
+
+PHONE_PUNCTUATION = (" ", "-", "(", ")", ".", "/", "+")
+
+
+def digits_only(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    expression: sa.ColumnElement[Any] = column
+    for mark in PHONE_PUNCTUATION:
+        expression = sa.func.replace(expression, mark, "")
+    return expression
+
+
+def identity_clause(
+    kind: str, column: sa.ColumnElement[Any], values: Sequence[str]
+) -> sa.ColumnElement[bool] | None:
+    """The match for one identity kind, or None when no value can match."""
+    if kind == "email":
+        return sa.func.lower(column).in_([v.lower() for v in values])
+    if kind == "phone":
+        return digits_only(column).in_([v.lstrip("+") for v in values])
+    usable = [c for c in (coerce_or_none(v, column) for v in values) if c is not None]
+    return column.in_(usable) if usable else None
+
+
+def find_subject_keys(
+    conn: sa.Connection,
+    graph: Graph,
+    system: System,
+    identities: Mapping[str, Sequence[str]],
+) -> dict[str, list[Key]]:
+    """Per dataset that declares one of the identity kinds: the keys of matching rows."""
+    found: dict[str, list[Key]] = {}
+    for name, dataset in system.datasets.items():
+        node = graph.node(name)
+        clauses = []
+        for kind, column_name in dataset.identity_fields.items():
+            values = identities.get(kind) or []
+            if not values:
+                continue
+            column = column_of(node.table, column_name, graph.qualified(name))
+            clause = identity_clause(kind, column, values)
+            if clause is not None:
+                clauses.append(clause)
+        if not any(kind in identities for kind in dataset.identity_fields):
+            continue
+        key = node.table.c[node.key]
+        keys: list[Key] = []
+        if clauses:
+            query = sa.select(key).where(sa.or_(*clauses)).order_by(key)
+            keys = list(conn.execute(query).scalars())
+        found[name] = keys
+    return found
