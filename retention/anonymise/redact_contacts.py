@@ -21,7 +21,7 @@ def is_email(identifier: str) -> bool:
 
 def email_pattern(identifier: str) -> str:
     # The lookarounds stop a match inside a longer address (xmatti@x.fi, matti@x.fi-y.com).
-    return rf"(?<![\w.+\-]){re.escape(identifier)}(?![\w\-])"
+    return rf"(?<![\w.+\-]){re.escape(identifier)}(?![\w\-]|\.\w)"
 
 
 def _digits_pattern(digits: str) -> str:
@@ -36,11 +36,12 @@ def phone_national_digits(identifier: str) -> tuple[str | None, str] | None:
     digits = re.sub(r"\D", "", identifier)
     if not 6 <= len(digits) <= 15:
         return None
-    international = identifier.startswith("+") or digits.startswith("00")
+    plus = identifier.lstrip("( ").startswith("+")
+    international = plus or digits.startswith("00")
     if not international:
         # "040 1234567": trunk 0 dropped, the country is unknown.
         return None, digits[1:] if digits.startswith("0") else digits
-    if not identifier.startswith("+"):
+    if not plus:
         digits = digits[2:]
     code = next((c for c in _COUNTRY_CODES if digits.startswith(c)), None)
     if code is None:
@@ -58,7 +59,8 @@ def phone_pattern(identifier: str) -> str | None:
     body = _digits_pattern(national)
     if code == "":
         # Unknown country: only the full international form is certain.
-        return rf"(?<![\w+])(?:\+|00){_BETWEEN_DIGITS}{body}(?!\d)"
+        return rf"(?<![\w+])\(?(?:\+|00){_BETWEEN_DIGITS}{body}(?!\d)"
     country = _ANY_COUNTRY if code is None else code
-    prefix = rf"(?:(?:\+|00)[\s\-]*{country}[\s\-]*(?:\(0\)[\s\-]*)?|\(?0\)?[\s\-]*)?"
+    # "+358 40", "(+358) 40", "00358 40", "+358 (0)40", "040", "(040)", "40".
+    prefix = rf"(?:\(?(?:\+|00)[\s\-]*{country}\)?[\s\-]*(?:\(0\)[\s\-]*)?|\(?0\)?[\s\-]*)?"
     return rf"(?<![\w+]){prefix}{body}(?!\d)"
