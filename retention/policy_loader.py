@@ -107,6 +107,12 @@ def _pydantic_problem(err: Any) -> tuple[str, str]:
         message = "unknown field (misspelt? the policy accepts only the documented fields)"
     elif err["type"] == "missing":
         message = "required field is missing"
+    elif err["type"] == "list_type" and path.endswith("where") and isinstance(err["input"], str):
+        # The one mistake that could delete the wrong rows: say why it is refused.
+        message = (
+            "conditions are a list of {column, op, value} over declared columns; "
+            "SQL text is not accepted"
+        )
     return path, message
 
 
