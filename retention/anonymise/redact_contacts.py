@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE_CHARS = re.compile(r"\+?[\d\s\-./()]+")
+_PHONE_CHARS = re.compile(r"[(\s]*\+?[\d\s\-./()]+")
 # People type these between digits: "040 123 4567", "040-1234567", "(040) 123.45.67".
 _BETWEEN_DIGITS = r"[\s\-./()]*"
 # E.164 codes are prefix-free, so the first that matches is the right one.
@@ -61,6 +61,6 @@ def phone_pattern(identifier: str) -> str | None:
         # Unknown country: only the full international form is certain.
         return rf"(?<![\w+])\(?(?:\+|00){_BETWEEN_DIGITS}{body}(?!\d)"
     country = _ANY_COUNTRY if code is None else code
-    # "+358 40", "(+358) 40", "00358 40", "+358 (0)40", "040", "(040)", "40".
-    prefix = rf"(?:\(?(?:\+|00)[\s\-]*{country}\)?[\s\-]*(?:\(0\)[\s\-]*)?|\(?0\)?[\s\-]*)?"
+    # "+358 40", "(+358) 40", "00358 40", "+358 (0)40", "+358040", "040", "(040)", "40".
+    prefix = rf"(?:\(?(?:\+|00)[\s\-]*{country}\)?[\s\-]*(?:\(?0\)?[\s\-]*)?|\(?0\)?[\s\-]*)?"
     return rf"(?<![\w+]){prefix}{body}(?!\d)"
