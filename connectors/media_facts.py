@@ -16,7 +16,18 @@ from typing import Any
 
 from connectors.base import Held, ScanBatch
 from retention.errors import RetentionError
-from retention.policy import Action, ColumnCondition, Facts, Hold, Policy, Rule, Scalar
+from retention.identity import normalise
+from retention.policy import (
+    Action,
+    ColumnCondition,
+    Dataset,
+    Facts,
+    Hold,
+    Policy,
+    Rule,
+    Scalar,
+    System,
+)
 
 FactValue = str | list[str] | None
 ItemFacts = Mapping[str, FactValue]
@@ -388,3 +399,38 @@ def keys_with_subjects(items: Iterable[tuple[str, ItemFacts]], contact_ids: set[
         if isinstance(subjects, list) and contact_ids.intersection(subjects):
             found.append(key)
     return found
+
+
+# --- what both media connectors need to know of their system -------------------
+
+
+def media_dataset(
+    system_name: str, system: System, dataset: str, *, default_facts: Facts | None = None
+) -> tuple[Dataset, Facts]:
+    ds = system.datasets.get(dataset)
+    if ds is None:
+        raise MediaInputError(
+            f"dataset: {dataset!r} is not a dataset of system {system_name!r} "
+            f"(it has: {', '.join(sorted(system.datasets))})"
+        )
+    facts = ds.facts or default_facts
+    if facts is None or ds.prefix is None:
+        raise MediaInputError(
+            f"systems.{system_name}.datasets.{dataset}.facts: say where the media facts are "
+            "(source: metadata, tags, sidecar or index)"
+        )
+    return ds, facts
+
+
+def dataset_of_rule(system_name: str, system: System, rule: Rule) -> str:
+    owner, _, dataset = rule.dataset.partition(".")
+    if owner != system_name or dataset not in system.datasets:
+        raise MediaInputError(
+            f"rule {rule.id}: dataset {rule.dataset!r} is not a dataset of system {system_name!r}"
+        )
+    return dataset
+
+
+def contact_ids(identities: Mapping[str, Sequence[str]]) -> set[str]:
+    """Media knows its subjects by CRM contact id only; other kinds find nothing."""
+    return {normalise("crm_contact_id", v) for v in identities.get("crm_contact_id", [])}

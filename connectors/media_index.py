@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.media_facts import FactValue, MediaInputError, decode_facts, source_names
-from retention.policy import Facts, Policy, split_name
+from retention.policy import Facts, Policy, System, split_name
 
 _IN_CHUNK = 500  # keys per IN (...) list: well under every database's limit
 
@@ -127,3 +127,14 @@ def open_fact_index(config: Facts, index_url: str | None, policy: Policy | None)
         table = dataset.table or dataset_name
     schema, _, name = table.rpartition(".")
     return FactIndex(sa.create_engine(index_url), name, schema or None, config)
+
+
+def open_fact_indexes(
+    system: System, index_url: str | None, policy: Policy | None
+) -> dict[str, FactIndex]:
+    """One reader per dataset whose facts come from an index table."""
+    return {
+        name: open_fact_index(ds.facts, index_url, policy)
+        for name, ds in system.datasets.items()
+        if ds.facts is not None and ds.facts.source == "index"
+    }

@@ -26,22 +26,25 @@ from connectors.media_facts import (
     check_action,
     check_now,
     column_conditions,
+    contact_ids,
+    dataset_of_rule,
     distinct_values,
     keys_with_subjects,
+    media_dataset,
     prepare_rule,
     recheck,
     scan_batches,
 )
-from connectors.media_index import FactIndex, open_fact_index
+from connectors.media_index import FactIndex, open_fact_indexes
 from connectors.media_keys import checked_keys, is_sidecar, sidecar_of
 from connectors.s3_client import RequestCounter, build_s3_client
 from connectors.s3_delete import Pair, delete_pairs
 from connectors.s3_facts import newest_versions, read_facts
 from connectors.s3_lock import object_lock_on
 from connectors.s3_multipart import abort_uploads, uploads_under
+from connectors.s3_recent import RecentListings
 from connectors.s3_versions import Version, versions_of
 from retention.errors import ConnectionFailed
-from retention.identity import normalise
 from retention.logs import get_logger
 from retention.policy import Action, Condition, Dataset, Facts, Policy, Rule, Scalar, System
 
@@ -58,6 +61,7 @@ class S3Connector:
     policy: Policy | None
     indexes: dict[str, FactIndex]
     _uploads: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    _recent: RecentListings = field(default_factory=RecentListings)
 
     @property
     def bucket(self) -> str:
@@ -86,12 +90,35 @@ class S3Connector:
         return total
 
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
-        dataset = self._own_dataset(rule)
+        dataset = dataset_of_rule(self.name, self.system, rule)
         qualified = self._qualified(dataset)
         prepared = prepare_rule(rule, qualified=qualified, policy=self.policy, now=now)
         items = self._items(dataset, prepared.facts_needed())
-        yield from scan_batches(
+        batches = scan_batches(
             items, prepared, qualified=rule.dataset, batch_size=self.batch_size, log=log
+        )
+        if self._dataset(dataset)[1].source != "index":
+            yield from batches  # the listing that found the items showed they exist
+            return
+        for batch in batches:
+            stored = self._only_stored(dataset, batch)
+            if stored.due or stored.held:
+                yield stored
+
+    def _only_stored(self, dataset: str, batch: ScanBatch) -> ScanBatch:
+        """An index may name objects already erased: keep only keys that still
+        have a version or an unfinished upload."""
+        ds, _ = self._dataset(dataset)
+        assert ds.prefix is not None
+        keys = sorted({str(k) for k in batch.due} | {str(h.key) for h in batch.held})
+        versions = versions_of(self.client, self.bucket, keys)
+        self._recent.remember(keys, versions)
+        uploads = self._uploads_of(ds.prefix)
+        stored = {k for k in keys if versions.get(k) or uploads.get(k)}
+        return ScanBatch(
+            dataset=batch.dataset,
+            due=[k for k in batch.due if k in stored],
+            held=[h for h in batch.held if h.key in stored],
         )
 
     def subject_values(self, dataset: str, column: str, where: Sequence[Condition]) -> set[Scalar]:
@@ -100,8 +127,7 @@ class S3Connector:
         return distinct_values(self._items(dataset, wanted), column, conditions)
 
     def find_subject(self, identities: Mapping[str, Sequence[str]]) -> dict[str, list[Key]]:
-        # Media knows its subjects only by CRM contact id.
-        ids = {normalise("crm_contact_id", v) for v in identities.get("crm_contact_id", [])}
+        ids = contact_ids(identities)
         if not ids:
             return {}
         found: dict[str, list[Key]] = {}
@@ -132,7 +158,9 @@ class S3Connector:
             else None
         )
         listed = sorted(wanted + [sidecar_of(k) for k in wanted] if uses_sidecars else wanted)
-        versions = versions_of(self.client, self.bucket, listed)
+        versions = self._recent.take(listed)
+        if versions is None:
+            versions = versions_of(self.client, self.bucket, listed)
         uploads = self._uploads_of(ds.prefix)
         result = ApplyResult()
         if prepared is not None:
@@ -257,27 +285,7 @@ class S3Connector:
         return out
 
     def _dataset(self, dataset: str) -> tuple[Dataset, Facts]:
-        ds = self.system.datasets.get(dataset)
-        if ds is None:
-            raise MediaInputError(
-                f"dataset: {dataset!r} is not a dataset of system {self.name!r} "
-                f"(it has: {', '.join(sorted(self.system.datasets))})"
-            )
-        if ds.facts is None:
-            raise MediaInputError(
-                f"systems.{self.name}.datasets.{dataset}.facts: say where the media facts are "
-                "(source: metadata, tags, sidecar or index)"
-            )
-        return ds, ds.facts
-
-    def _own_dataset(self, rule: Rule) -> str:
-        system, _, dataset = rule.dataset.partition(".")
-        if system != self.name:
-            raise MediaInputError(
-                f"rule {rule.id}: dataset {rule.dataset!r} is not in system {self.name!r}"
-            )
-        self._dataset(dataset)
-        return dataset
+        return media_dataset(self.name, self.system, dataset)
 
     def _qualified(self, dataset: str) -> str:
         return f"{self.name}.{dataset}"
@@ -300,10 +308,6 @@ def open_s3_connector(
         raise MediaInputError(f"systems.{name}.kind: an S3 connector needs kind 's3' and a bucket")
     if batch_size < 1:
         raise MediaInputError(f"batch_size: {batch_size} must be at least 1")
-    indexes = {
-        dname: open_fact_index(ds.facts, index_url, policy)
-        for dname, ds in system.datasets.items()
-        if ds.facts is not None and ds.facts.source == "index"
-    }
+    indexes = open_fact_indexes(system, index_url, policy)
     client, counter = build_s3_client(system, endpoint_url=endpoint_url, session=session)
     return S3Connector(name, system, client, counter, batch_size, policy, indexes)

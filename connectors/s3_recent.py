@@ -1,0 +1,40 @@
+"""Version listings a scan just made, reused by the apply that follows.
+
+An index-driven scan lists the due range once, to drop keys that are already
+gone (so a re-scan shows nothing due); the apply right after needs the same
+listing. Reusing it halves the listing requests. It is reused only while
+young: after an operator's approval pause the apply lists again, so a version
+written in the meantime is not left behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from connectors.s3_versions import Version
+
+FRESH_FOR_S = 60.0
+
+
+@dataclass
+class RecentListings:
+    clock: Callable[[], float] = time.monotonic
+    _entries: dict[str, tuple[float, list[Version]]] = field(default_factory=dict)
+
+    def remember(self, keys: Sequence[str], versions: dict[str, list[Version]]) -> None:
+        now = self.clock()
+        for key in keys:
+            self._entries[key] = (now, versions.get(key, []))
+
+    def take(self, keys: Sequence[str]) -> dict[str, list[Version]] | None:
+        """The remembered versions of all keys, if every key has a fresh
+        listing; else None (and the caller lists again)."""
+        now = self.clock()
+        entries = [self._entries.get(k) for k in keys]
+        for key in keys:
+            self._entries.pop(key, None)
+        if any(e is None or now - e[0] > FRESH_FOR_S for e in entries):
+            return None
+        return {k: e[1] for k, e in zip(keys, entries, strict=True) if e is not None and e[1]}
