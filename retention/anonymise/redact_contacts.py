@@ -51,16 +51,20 @@ def phone_national_digits(identifier: str) -> tuple[str | None, str] | None:
 
 
 def phone_pattern(identifier: str) -> str | None:
-    """A regex source matching the number with +CC, 00CC, (0), 0 or no prefix."""
+    """A regex source matching the number as written (any spacing), and with
+    +CC, 00CC, (0), 0 or no prefix before its national part."""
     parsed = phone_national_digits(identifier)
     if parsed is None:
         return None
     code, national = parsed
-    body = _digits_pattern(national)
+    # The digits exactly as the identifier has them always match, whatever
+    # the guess about country and trunk prefix was.
+    all_digits = re.sub(r"\D", "", identifier)
+    as_written = rf"\(?\+?{_digits_pattern(all_digits)}"
     if code == "":
         # Unknown country: only the full international form is certain.
-        return rf"(?<![\w+])\(?(?:\+|00){_BETWEEN_DIGITS}{body}(?!\d)"
+        return rf"(?<![\w+])(?:{as_written})(?!\d)"
     country = _ANY_COUNTRY if code is None else code
     # "+358 40", "(+358) 40", "00358 40", "+358 (0)40", "+358040", "040", "(040)", "40".
     prefix = rf"(?:\(?(?:\+|00)[\s\-]*{country}\)?[\s\-]*(?:\(?0\)?[\s\-]*)?|\(?0\)?[\s\-]*)?"
-    return rf"(?<![\w+]){prefix}{body}(?!\d)"
+    return rf"(?<![\w+])(?:{as_written}|{prefix}{_digits_pattern(national)})(?!\d)"
