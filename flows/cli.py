@@ -63,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
 
     lookup = sub.add_parser("lookup", help="did we erase this person? (needs the HMAC key)")
     policy_arg(lookup)
-    for kind in ("email", "phone", "crm-contact-id", "ticket-user-id"):
+    for kind in ("email", "phone", "crm-contact-id", "ticketing-user-id"):
         lookup.add_argument(f"--{kind}", action="append", default=[])
     lookup.set_defaults(handler=cmd_lookup)
 
@@ -204,7 +204,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
                 ("email", args.email),
                 ("phone", args.phone),
                 ("crm_contact_id", args.crm_contact_id),
-                ("ticket_user_id", args.ticket_user_id),
+                ("ticketing_user_id", args.ticketing_user_id),
             )
             if values
         }
@@ -232,11 +232,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.root).resolve()
     os.environ.update(demo_env(root))
+    os.environ.setdefault("RETENTION_LEDGER_URL", f"sqlite:///{root / 'ledger.db'}")
     os.environ.setdefault("PREFECT_HOME", str(root / ".prefect"))
     if args.fresh or not (root / "crm.db").exists():
         as_of = args.as_of or datetime.now(UTC)
         summary = build_demo(root, scale=args.scale, seed=args.seed, as_of=as_of)
-        print(f"demo systems built in {root}: {summary}")
+        counts = {**summary.crm, **summary.ticketing, "photos": summary.photos}
+        print(f"demo systems built in {root} (as of {as_of:%Y-%m-%d}): "
+              + ", ".join(f"{n} {t}" for t, n in counts.items()))
     else:
         print(f"demo systems found in {root} (use --fresh to rebuild)")
     args.approve_as = args.approve_as or "demo-operator"

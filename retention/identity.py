@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from retention.errors import IdentityError
 
-KINDS = ("email", "phone", "name", "crm_contact_id", "ticket_user_id")
+KINDS = ("email", "phone", "name", "crm_contact_id", "ticketing_user_id")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WILDCARDS = re.compile(r"[*%?_\[\]]|\.\*")
 
