@@ -112,7 +112,7 @@ def test_sqlite_ledger_is_opened_in_wal_with_secure_delete(tmp_path: Path) -> No
     with open_ledger(url) as ledger, ledger.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
-        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar_one() >= 5000
 
 
 @pytest.mark.parametrize(

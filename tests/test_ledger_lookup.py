@@ -46,7 +46,7 @@ def test_lookup_by_email_finds_that_persons_entries(ledger_url: str) -> None:
     report = build_report(found)
     by_rule = {(r.dataset, r.rule_id): r for r in report.rules}
     assert by_rule[("contacts", "crm-contact-erasure")].deleted == 2
-    assert by_rule[("invoices", "crm-contact-erasure")].kept[0].until.startswith("2031-12-31")
+    assert str(by_rule[("invoices", "crm-contact-erasure")].kept[0].until).startswith("2031-12-31")
 
 
 def test_lookup_by_name_ignores_case_and_spacing(ledger_url: str) -> None:

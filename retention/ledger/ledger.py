@@ -274,11 +274,15 @@ class Ledger:
         return store.read(self._engine, *where)
 
     def verify(self) -> VerifyResult:
-        with self._engine.connect() as conn, conn.begin():
-            return verify_rows(
-                (store.entry_of(row._mapping) for row in conn.execute(store.select_entries())),
-                store.read_head(conn),
-            )
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # one snapshot for entries and head, though appends go on meanwhile
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                return verify_rows(
+                    (store.entry_of(r._mapping) for r in conn.execute(store.select_entries())),
+                    store.read_head(conn),
+                )
 
     def lookup(self, identities: Mapping[str, Sequence[str]]) -> list[Entry]:
         """Entries about a person, found by their identities hashed with every
