@@ -35,7 +35,7 @@ from connectors.media_facts import (
     scan_batches,
 )
 from connectors.media_index import FactIndex, open_fact_indexes
-from connectors.media_keys import checked_keys, is_sidecar, sidecar_of
+from connectors.media_keys import SIDECAR_SUFFIX, checked_keys, is_sidecar, sidecar_of
 from retention.errors import ConnectionFailed
 from retention.logs import get_logger
 from retention.policy import Action, Condition, Dataset, Facts, Policy, Rule, Scalar, System
@@ -102,7 +102,7 @@ class FolderConnector:
         check_now(now)
         assert ds.prefix is not None
         wanted = checked_keys(keys, prefix=ds.prefix, uses_sidecars=facts.source == "sidecar")
-        paths = {key: self._path(key, i) for i, key in enumerate(wanted)}
+        paths = {str(key): self._path(str(key), i) for i, key in enumerate(keys)}
         result = ApplyResult()
         if rule is not None:
             qualified = f"{self.name}.{dataset}"
@@ -167,7 +167,8 @@ class FolderConnector:
         """Media keys under the dataset's prefix, sorted (sidecars excluded)."""
         assert ds.prefix is not None
         base = self.root.joinpath(*[p for p in ds.prefix.split("/")[:-1] if p])
-        keys: list[str] = []
+        uses_sidecars = facts.source == "sidecar"
+        keys: set[str] = set()
         pending = [base] if base.is_dir() else []
         while pending:
             with os.scandir(pending.pop()) as entries:
@@ -176,10 +177,12 @@ class FolderConnector:
                         pending.append(Path(entry.path))
                     elif entry.is_file(follow_symlinks=False):
                         key = Path(entry.path).relative_to(self.root).as_posix()
-                        if key.startswith(ds.prefix) and not is_sidecar(
-                            key, facts.source == "sidecar"
-                        ):
-                            keys.append(key)
+                        if is_sidecar(key, uses_sidecars):
+                            # A sidecar whose file is gone (a run killed in
+                            # between) still names people: it stays an item.
+                            key = key.removesuffix(SIDECAR_SUFFIX)
+                        if key.startswith(ds.prefix):
+                            keys.add(key)
         return sorted(keys)
 
     # --- facts ---------------------------------------------------------------

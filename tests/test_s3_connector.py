@@ -8,10 +8,10 @@ byte for byte.
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import sqlalchemy as sa
@@ -511,7 +511,9 @@ def test_bad_input_is_refused_and_changes_nothing(
     act = (
         Action(kind="delete")
         if action == "delete"
-        else Action.model_validate({"kind": "anonymise", "fields": {"subjects": {"strategy": "null"}}})
+        else Action.model_validate(
+            {"kind": "anonymise", "fields": {"subjects": {"strategy": "null"}}}
+        )
     )
 
     with pytest.raises(MediaInputError, match=message.replace("[", r"\[").replace("]", r"\]")):
