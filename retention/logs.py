@@ -11,14 +11,24 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Mapping, MutableMapping
+from datetime import date
+from decimal import Decimal
+from enum import Enum
+from typing import Any, TextIO
+from uuid import UUID
 
 import structlog
 
+# Key names that say the value is personal; a plural ("emails") or a suffix
+# ("phone_number", "contact_name") counts too.
 _PERSONAL_KEYS = re.compile(
-    r"(email|phone|name|address|identity|identities|subject_value|password|ip)$", re.I
+    r"(e?mail|phone|phone_number|mobile|msisdn|name|address|identity|subject_value|password"
+    r"|ip|ip_address)(e?s)?$|identities$",
+    re.I,
 )
+# Named for what they are (e.g. policy_name ends in "name"); their values are
+# still searched for emails and phone numbers.
 _SAFE_KEYS = {
     "rule",
     "dataset",
@@ -36,27 +46,68 @@ _SAFE_KEYS = {
     "key_id",
     "policy_name",
 }
-_EMAIL = re.compile(r"[^@\s\"']+@[^@\s\"']+\.[A-Za-z]{2,}")
-_PHONE = re.compile(r"\+?\d[\d \-]{7,}\d")
+# Written by structlog itself; a timestamp would otherwise read as a phone number.
+_OWN_KEYS = {"timestamp", "level", "logger"}
+_EMAIL = re.compile(r"[^@\s\"'()<>\[\],;:]+@[^@\s\"'()<>\[\],;:]+\.[^\W\d_]{2,}")
+_PHONE = re.compile(r"(?<![\w+])\+?\(?\d[\d \-().]{5,}\d(?!\w)")
+# Dates, and date-times with a space, look like phone numbers but are not personal.
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?: \d{2})?")
+_MIN_PHONE_DIGITS = 7
+_REDACTED = "[redacted]"
+_PLAIN = (int, float, bool, type(None), date, Decimal, UUID, Enum)
+
+
+def _phone_or_kept(match: re.Match[str]) -> str:
+    found = match.group()
+    digits = sum(ch.isdigit() for ch in found)
+    if digits < _MIN_PHONE_DIGITS or _DATE.fullmatch(found):
+        return found
+    return _REDACTED
+
+
+def _scrub_text(text: str) -> str:
+    return _PHONE.sub(_phone_or_kept, _EMAIL.sub(_REDACTED, text))
+
+
+def _scrub(value: Any) -> Any:
+    """The value with emails and phone numbers replaced, looking inside
+    containers; an unknown object is scrubbed as its text."""
+    if isinstance(value, str):
+        return _scrub_text(value)
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, Mapping):
+        return {k: _REDACTED if _is_personal(k) else _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_scrub(item) for item in value]
+    return _scrub_text(str(value))
+
+
+def _is_personal(key: object) -> bool:
+    return isinstance(key, str) and key not in _SAFE_KEYS and bool(_PERSONAL_KEYS.search(key))
 
 
 def redact_personal_data(
-    _: Any, __: str, event: MutableMapping[str, Any]
+    logger: Any, method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
+    if event.get("exc_info"):
+        # The renderers would print the traceback (with locals) after this
+        # processor ran; as plain text it is scrubbed like any other value.
+        event = structlog.processors.format_exc_info(logger, method, event)
     for key, value in list(event.items()):
-        if key in _SAFE_KEYS:
+        if key in _OWN_KEYS:
             continue
-        if _PERSONAL_KEYS.search(key):
-            event[key] = "[redacted]"
-        elif isinstance(value, str):
-            event[key] = _PHONE.sub("[redacted]", _EMAIL.sub("[redacted]", value))
+        if _is_personal(key):
+            event[key] = None if value is None else _REDACTED
+        else:
+            event[key] = _scrub(value)
     return event
 
 
 _configured = False
 
 
-def configure(level: str = "INFO", json: bool = False) -> None:
+def configure(level: str = "INFO", json: bool = False, file: TextIO | None = None) -> None:
     global _configured
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
@@ -70,7 +121,7 @@ def configure(level: str = "INFO", json: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=file or sys.stderr),
         cache_logger_on_first_use=False,
     )
     _configured = True
