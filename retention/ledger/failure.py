@@ -20,14 +20,26 @@ UNKNOWN = "error"
 
 
 def error_code(reason: object) -> str:
+    """botocore's "(Code)" if present, else the last code-shaped word: reasons
+    read "what failed: Code", and an object key or email is never one word
+    of that shape (it holds '/', '.' or '@')."""
     if not isinstance(reason, str):
         return UNKNOWN
     quoted = _BOTOCORE_CODE.search(reason)  # "An error occurred (AccessDenied) when ..."
     if quoted and _is_code(quoted.group(1)):
         return quoted.group(1)
-    first = re.split(r"[:\s(\[,;]", reason.strip(), maxsplit=1)[0]
-    word = first.rsplit(".", 1)[-1]  # sqlalchemy.exc.IntegrityError -> IntegrityError
-    return word if _is_code(word) else UNKNOWN
+    words = [_unqualified(w.strip(":,;()[]'\"")) for w in reason.split()]
+    codes = [w for w in words if _is_code(w)]
+    return codes[-1] if codes else UNKNOWN
+
+
+def _unqualified(word: str) -> str:
+    """sqlalchemy.exc.IntegrityError -> IntegrityError; anything else dotted
+    (a file name, a domain) stays as it is and is no code."""
+    module, _, name = word.rpartition(".")
+    return (
+        name if module and re.fullmatch(r"[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*", module) else word
+    )
 
 
 def _is_code(word: str) -> bool:
