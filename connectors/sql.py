@@ -29,6 +29,7 @@ from connectors.sql_delete import IN_LIST_SIZE, delete_tree
 from connectors.sql_errors import ConditionError, SchemaMismatch
 from connectors.sql_graph import Graph, build_graph, check_acyclic
 from connectors.sql_holds import HoldCheck, held_keys, hold_checks
+from connectors.sql_keys import one_of
 from connectors.sql_reflect import Catalog, column_of
 from connectors.sql_subject import find_subject_keys
 from connectors.sql_values import chunked, coerce
@@ -209,7 +210,7 @@ class SqlConnector:
         clauses = due_clauses(graph, dataset, node.table, rule.due, now, self.zone) if rule else []
         present: list[Key] = []
         for part in chunked(keys, IN_LIST_SIZE):
-            query = sa.select(key).where(key.in_(list(part)), *clauses).with_for_update()
+            query = sa.select(key).where(one_of(conn, key, part), *clauses).with_for_update()
             present += conn.execute(query).scalars().all()
         checks: list[HoldCheck] = hold_checks(graph, dataset, rule, self.policy) if rule else []
         if not checks:

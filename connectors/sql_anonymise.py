@@ -18,6 +18,7 @@ from connectors.base import Key
 from connectors.sql_delete import IN_LIST_SIZE
 from connectors.sql_errors import SchemaMismatch
 from connectors.sql_graph import Graph, find_paths
+from connectors.sql_keys import one_of
 from connectors.sql_paths import reach
 from connectors.sql_reflect import column_of
 from connectors.sql_values import chunked
@@ -49,7 +50,7 @@ def anonymise_rows(
     unchanged: list[Key] = []
     groups: dict[frozenset[str], list[dict[str, Any]]] = {}
     for part in chunked(keys, IN_LIST_SIZE):
-        for row in conn.execute(sa.select(*columns).where(key.in_(list(part)))).mappings():
+        for row in conn.execute(sa.select(*columns).where(one_of(conn, key, part))).mappings():
             current = dict(row)
             new = anonymiser({**current, **from_parents.get(current[target.key], {})})
             unknown = set(new) - set(target.table.c.keys())
@@ -96,7 +97,7 @@ def parent_identifiers(
             query = (
                 sa.select(key, *columns)
                 .select_from(target.table, *froms)
-                .where(*links, key.in_(list(part)))
+                .where(*links, one_of(conn, key, part))
             )
             for row in conn.execute(query):
                 per_key = found.setdefault(row[0], {})

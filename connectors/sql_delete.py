@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from connectors.base import Key
 from connectors.sql_graph import Edge, Graph
+from connectors.sql_keys import one_of
 from connectors.sql_paths import discriminator_clauses
 from connectors.sql_values import chunked
 
@@ -47,7 +48,7 @@ def delete_tree(
             cascaded.setdefault(graph.qualified(edge.child), []).extend(children)
     target = graph.node(node)
     for part in chunked(keys, IN_LIST_SIZE):
-        conn.execute(sa.delete(target.table).where(target.table.c[target.key].in_(list(part))))
+        conn.execute(sa.delete(target.table).where(one_of(conn, target.table.c[target.key], part)))
     return detached
 
 
@@ -58,7 +59,7 @@ def _parent_values(conn: sa.Connection, graph: Graph, edge: Edge, keys: Sequence
     values: list[Any] = []
     column = parent.table.c[edge.parent_column]
     for part in chunked(keys, IN_LIST_SIZE):
-        parents = parent.table.c[parent.key].in_(list(part))
+        parents = one_of(conn, parent.table.c[parent.key], part)
         query = sa.select(column).where(parents, column.is_not(None))
         values += conn.execute(query).scalars().all()
     return values
@@ -71,12 +72,11 @@ def _child_keys(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[
     for part in chunked(values, IN_LIST_SIZE):
         query = sa.select(key).where(*discriminator_clauses(graph, edge, child.table))
         if edge.link is None:
-            query = query.where(child.table.c[edge.child_column or ""].in_(list(part)))
+            query = query.where(one_of(conn, child.table.c[edge.child_column or ""], part))
         else:
             link = edge.link
-            query = query.where(
-                link.c[edge.link_parent or ""].in_(list(part)), link.c[edge.link_child or ""] == key
-            )
+            linked = one_of(conn, link.c[edge.link_parent or ""], part)
+            query = query.where(linked, link.c[edge.link_child or ""] == key)
         found.update(dict.fromkeys(conn.execute(query.order_by(key)).scalars()))
     return list(found)
 
@@ -85,7 +85,7 @@ def _unlink(conn: sa.Connection, edge: Edge, values: Sequence[Any]) -> None:
     assert edge.link is not None
     column = edge.link.c[edge.link_parent or ""]
     for part in chunked(values, IN_LIST_SIZE):
-        conn.execute(sa.delete(edge.link).where(column.in_(list(part))))
+        conn.execute(sa.delete(edge.link).where(one_of(conn, column, part)))
 
 
 def _no_longer_linked(
@@ -104,7 +104,7 @@ def _no_longer_linked(
     ]
     free: list[Key] = []
     for part in chunked(candidates, IN_LIST_SIZE):
-        query = sa.select(key).where(key.in_(list(part)), *[~linked for linked in still_linked])
+        query = sa.select(key).where(one_of(conn, key, part), *[~linked for linked in still_linked])
         free += conn.execute(query.order_by(key)).scalars().all()
     return free
 
@@ -116,7 +116,7 @@ def _detach(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]
     for part in chunked(values, IN_LIST_SIZE):
         statement = (
             sa.update(child.table)
-            .where(column.in_(list(part)), *discriminator_clauses(graph, edge, child.table))
+            .where(one_of(conn, column, part), *discriminator_clauses(graph, edge, child.table))
             .values({column.name: None})
         )
         changed += conn.execute(statement).rowcount

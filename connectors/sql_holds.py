@@ -21,6 +21,7 @@ from connectors.base import Held, Key
 from connectors.sql_clock import as_moment, kept_since, not_before, year_start
 from connectors.sql_errors import SchemaMismatch
 from connectors.sql_graph import Graph, Step, find_paths
+from connectors.sql_keys import one_of
 from connectors.sql_paths import reach
 from connectors.sql_reflect import column_of
 from retention.policy import Hold, Policy, Rule, split_name
@@ -65,7 +66,7 @@ def held_keys(
         return found
     root = graph.node(node)
     for check in checks:
-        query = _latest_kept_clock(graph, root.table, root.key, check, now, zone, keys)
+        query = _latest_kept_clock(conn, graph, root.table, root.key, check, now, zone, keys)
         for key, latest in conn.execute(query):
             if latest is None:
                 continue
@@ -77,6 +78,7 @@ def held_keys(
 
 
 def _latest_kept_clock(
+    conn: sa.Connection,
     graph: Graph,
     table: sa.Table,
     key: str,
@@ -101,7 +103,7 @@ def _latest_kept_clock(
     )
     latest = sa.select(sa.func.max(clock)).select_from(*froms).where(*links, keeps)
     return sa.select(table.c[key], latest.scalar_subquery().label("latest")).where(
-        table.c[key].in_(list(keys))
+        one_of(conn, table.c[key], keys)
     )
 
 

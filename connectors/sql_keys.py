@@ -1,0 +1,24 @@
+"""`column IN (values)` written the cheapest way each dialect allows.
+
+An expanding IN renders one placeholder per value, so every batch is a new
+statement text for the driver and the server to parse. PostgreSQL takes the
+whole list as one array parameter (`= ANY(:values)`), which keeps one
+statement text for every batch; elsewhere a plain IN is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+
+def one_of(
+    conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    if conn.dialect.name == "postgresql":
+        array = sa.bindparam(None, value=list(values), type_=postgresql.ARRAY(column.type))
+        return column == sa.any_(array)
+    return column.in_(list(values))
