@@ -12,7 +12,7 @@ from connectors.base import ApplyResult
 from connectors.sql import SqlConnector, open_sql_connector
 from connectors.sql_errors import ConditionError, RelationCycle
 from retention.errors import ConnectionFailed, RetentionError
-from retention.policy import Policy, Rule
+from retention.policy import ColumnCondition, Policy, Rule
 from tests.test_sql_schema import (
     HASH_KEY,
     NOW,
@@ -245,3 +245,30 @@ def test_a_dataset_whose_table_is_missing_is_a_clear_error(sqlite_url: str) -> N
 
     with pytest.raises(RetentionError, match="'invoices' does not exist"):
         connector.check()
+
+
+def test_subject_values_and_count_read_what_the_conditions_select(db_url: str) -> None:
+    connector = open_world(db_url, make_policy())
+    ended = [ColumnCondition(column="status", op="eq", value="ended")]
+
+    assert connector.subject_values("contacts", "id", ended) == {1, 3, 5}
+    assert connector.subject_values("tickets", "contact_id", []) == {1, 2}
+    assert connector.count("comments") == len(WORLD["comments"])
+    connector.close()
+
+
+def test_a_detach_relation_keeps_the_child_and_clears_its_link(db_url: str) -> None:
+    raw = policy_dict()
+    relations = raw["systems"]["crm"]["datasets"]["contacts"]["relations"]
+    relations[1] = {"child": "tasks", "column": "contact_id", "on_delete": "detach"}
+    policy = Policy.model_validate(raw)
+    connector = open_world(db_url, policy)
+    before = snapshot(connector.engine)
+
+    result = connector.apply("contacts", rule_of(policy).action, [1], now=NOW)
+
+    after = snapshot(connector.engine)
+    assert "crm.tasks" not in result.cascaded
+    assert after["tasks"] == [(20, None, "call back")]
+    assert after["comments"] == [r for r in before["comments"] if r[0] not in (100, 101)]
+    connector.close()
