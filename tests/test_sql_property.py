@@ -137,19 +137,19 @@ def check_sweep(url: str, world: dict[str, list[dict[str, Any]]], batch_size: in
         assert sorted(keys) == sorted(gone[table.split(".")[1]]), table
 
 
-PROPERTY = dict(
+PROPERTY = settings(
     deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 
 
-@settings(max_examples=25, **PROPERTY)
+@settings(PROPERTY, max_examples=25)
 @given(world=worlds(), batch_size=st.integers(1, 4))
 def test_sweep_changes_no_other_row_sqlite(sqlite_url: str, world: Any, batch_size: int) -> None:
     check_sweep(sqlite_url, world, batch_size)
 
 
 @pytest.mark.postgres
-@settings(max_examples=5, **PROPERTY)
+@settings(PROPERTY, max_examples=5)
 @given(world=worlds(), batch_size=st.integers(1, 4))
 def test_sweep_changes_no_other_row_postgres(
     postgres_url: str, world: Any, batch_size: int
@@ -158,7 +158,7 @@ def test_sweep_changes_no_other_row_postgres(
 
 
 @pytest.mark.mysql
-@settings(max_examples=5, **PROPERTY)
+@settings(PROPERTY, max_examples=5)
 @given(world=worlds(), batch_size=st.integers(1, 4))
 def test_sweep_changes_no_other_row_mysql(mysql_url: str, world: Any, batch_size: int) -> None:
     check_sweep(mysql_url, world, batch_size)
