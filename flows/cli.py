@@ -15,6 +15,15 @@ from pathlib import Path
 from retention.errors import RetentionError
 
 DEFAULT_POLICY = "deployments/id-north/policy.yaml"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_policy() -> str:
+    """The policy in the working directory, else the one beside this code."""
+    local = Path(DEFAULT_POLICY)
+    return str(local if local.exists() else PROJECT_ROOT / DEFAULT_POLICY)
+
+
 DEMO_ROOT = "demo-data"
 
 
@@ -38,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="command")
 
     def policy_arg(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--policy", default=os.environ.get("RETENTION_POLICY", DEFAULT_POLICY))
+        p.add_argument("--policy", default=os.environ.get("RETENTION_POLICY") or default_policy())
 
     check = sub.add_parser("check", help="validate a policy file; connect to nothing")
     policy_arg(check)
@@ -73,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=2578204)
     demo.add_argument("--fresh", action="store_true", help="rebuild the demo data first")
     _sweep_options(demo, plan_only=False)
-    demo.set_defaults(handler=cmd_demo, policy=DEFAULT_POLICY)
+    demo.set_defaults(handler=cmd_demo, policy=default_policy())
     return parser
 
 
@@ -150,11 +159,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _open_ledger_from_env():  # type: ignore[no-untyped-def]
     from retention.ledger import Ledger
-    from retention.runtime import ledger_url
+    from retention.runtime import READ_ONLY_KEYS, ledger_url
 
-    key = os.environ.get("RETENTION_HASH_KEY", "")
-    keys = {os.environ.get("RETENTION_HASH_KEY_ID", "k1"): key.encode()} if key else {}
-    return Ledger.open(ledger_url(), keys=keys, current_key_id=next(iter(keys), "k1"))
+    # Walking the chain and reading entries need no HMAC key: hashing does.
+    return Ledger.open(ledger_url(), keys=READ_ONLY_KEYS, current_key_id="read-only")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -232,14 +240,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     root = Path(args.root).resolve()
     os.environ.update(demo_env(root))
-    os.environ.setdefault("RETENTION_LEDGER_URL", f"sqlite:///{root / 'ledger.db'}")
     os.environ.setdefault("PREFECT_HOME", str(root / ".prefect"))
     if args.fresh or not (root / "crm.db").exists():
         as_of = args.as_of or datetime.now(UTC)
         summary = build_demo(root, scale=args.scale, seed=args.seed, as_of=as_of)
         counts = {**summary.crm, **summary.ticketing, "photos": summary.photos}
-        print(f"demo systems built in {root} (as of {as_of:%Y-%m-%d}): "
-              + ", ".join(f"{n} {t}" for t, n in counts.items()))
+        print(
+            f"demo systems built in {root} (as of {as_of:%Y-%m-%d}): "
+            + ", ".join(f"{n} {t}" for t, n in counts.items())
+        )
     else:
         print(f"demo systems found in {root} (use --fresh to rebuild)")
     args.approve_as = args.approve_as or "demo-operator"

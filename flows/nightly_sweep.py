@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
+from prefect.runtime import deployment, flow_run
 
 from connectors.base import Connector
 from flows.approval import ask_operator
@@ -49,7 +49,7 @@ def retention_sweep(
     anonymise them, with evidence. Plans over their limits wait for an
     operator (ask_approval), or run if `approved_by` names who approved."""
     now = as_of or datetime.now(UTC)
-    run_id = str(flow_run.get_id() or uuid.uuid4())
+    run_id = str(flow_run.id or uuid.uuid4())
     loaded = load_policy_task(policy)
     selected = select_rules(loaded.policy, rules)
     connectors = open_systems(loaded, systems_needed(loaded.policy, selected))
@@ -100,7 +100,7 @@ def retention_sweep(
         close_systems(connectors)
         if ledger is not None:
             ledger.close()
-    get_run_logger().info("summary\n%s", render_table(summary))
+    get_run_logger().info("totals: %s", summary.totals())
     if not summary.ok:
         raise SweepFailed(summary)
     return summary
@@ -139,5 +139,5 @@ def _approved(ctx: RunContext, approver: str | None) -> RunContext:
 
 
 def _trigger() -> str:
-    deployment = flow_run.get_deployment_id()
-    return f"deployment:{deployment}" if deployment else "manual"
+    deployment_name = deployment.name
+    return f"deployment:{deployment_name}" if deployment_name else "manual"

@@ -7,7 +7,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from retention.errors import RetentionError
 from retention.ledger import Ledger
-from retention.runtime import ledger_url
+from retention.runtime import READ_ONLY_KEYS, ledger_url
 
 
 class LedgerBroken(RetentionError):
@@ -17,7 +17,7 @@ class LedgerBroken(RetentionError):
 @flow(name="verify-ledger")
 def verify_ledger() -> int:
     """The number of entries checked; raises LedgerBroken naming the first problems."""
-    ledger = Ledger.open(ledger_url(), keys={}, current_key_id="verify")
+    ledger = Ledger.open(ledger_url(), keys=READ_ONLY_KEYS, current_key_id="read-only")
     try:
         result = ledger.verify()
     finally:

@@ -141,10 +141,15 @@ FakeKind = Literal[
 ]
 
 
+def _yaml_null(value: Any) -> Any:
+    # `strategy: null` unquoted is YAML's null; the author meant the strategy.
+    return "null" if value is None else value
+
+
 class Strategy(Strict):
     """One anonymisation step for a field; a field may chain several."""
 
-    strategy: StrategyName
+    strategy: Annotated[StrategyName, BeforeValidator(_yaml_null)]
     value: Scalar | None = None
     to: Literal["month", "year"] | None = None
     fake: FakeKind | None = None

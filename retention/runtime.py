@@ -15,6 +15,9 @@ from retention.errors import RetentionError
 from retention.policy_loader import LoadedPolicy
 
 DEFAULT_LEDGER = ".retention/ledger.db"
+# For commands that only read the ledger (verify, report): they hash nothing,
+# and an entry's own key id, not this one, is what its hashes were made with.
+READ_ONLY_KEYS = {"read-only": b"reading the ledger needs no secret"}
 
 
 def ledger_url() -> str:

@@ -14,8 +14,10 @@ import sqlalchemy as sa
 def table_rows(url: str, table: str, key: str = "id") -> dict[Any, dict[str, Any]]:
     engine = sa.create_engine(url)
     try:
+        # Reflected, so that dates come back as dates on every dialect.
+        reflected = sa.Table(table, sa.MetaData(), autoload_with=engine)
         with engine.connect() as conn:
-            result = conn.execute(sa.text(f"SELECT * FROM {table}")).mappings()
+            result = conn.execute(sa.select(reflected)).mappings()
             return {row[key]: dict(row) for row in result}
     finally:
         engine.dispose()

@@ -35,6 +35,7 @@ class RuleOutcome:
             "cascaded": self.cascaded,
             "kept_by_hold": self.held,
             "kept_by_lock": self.locked,
+            "skipped": self.skipped,
             "failed": self.failed,
             "status": self.status,
         }
@@ -90,6 +91,7 @@ def render_table(summary: RunSummary) -> str:
         "cascaded",
         "kept_by_hold",
         "kept_by_lock",
+        "skipped",
         "failed",
         "status",
     ]

@@ -46,7 +46,7 @@ def recover_unfinished(
         if resolved is not None:
             for batch in connector.scan(resolved, now=now):
                 for key in [*batch.due, *(h.key for h in batch.held)]:
-                    digest = ledger.hash(key)
+                    digest = ledger.hash(key, key_id=intent.key_id)
                     if digest in intent.key_hashes:
                         present[digest] = key
         done = [h for h in intent.key_hashes if h not in present]
