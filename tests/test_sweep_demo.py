@@ -103,19 +103,31 @@ def test_sweep_removes_exactly_what_is_due(demo):
         elif not due and row["relationship_status"] != "prospect":
             assert now_row == row
     assert held > 0
-    orphans = query(crm, "SELECT count(*) AS n FROM consents WHERE contact_id NOT IN "
-                         "(SELECT id FROM contacts)")
+    orphans = query(
+        crm, "SELECT count(*) AS n FROM consents WHERE contact_id NOT IN (SELECT id FROM contacts)"
+    )
     assert orphans[0]["n"] == 0
 
     # Marketing: no ended subscription, none of a withdrawn contact, no orphan reactions.
-    assert query(crm, "SELECT id FROM newsletter_subscriptions WHERE unsubscribed_at IS NOT NULL") == []
-    assert query(
-        crm,
-        "SELECT s.id FROM newsletter_subscriptions s JOIN consents c ON c.contact_id = s.contact_id "
-        "WHERE c.purpose = 'direct_marketing' AND c.status = 'withdrawn'",
-    ) == []
-    assert query(crm, "SELECT id FROM newsletter_reactions WHERE subscription_id NOT IN "
-                      "(SELECT id FROM newsletter_subscriptions)") == []
+    ended = "SELECT id FROM newsletter_subscriptions WHERE unsubscribed_at IS NOT NULL"
+    assert query(crm, ended) == []
+    assert (
+        query(
+            crm,
+            "SELECT s.id FROM newsletter_subscriptions s "
+            "JOIN consents c ON c.contact_id = s.contact_id "
+            "WHERE c.purpose = 'direct_marketing' AND c.status = 'withdrawn'",
+        )
+        == []
+    )
+    assert (
+        query(
+            crm,
+            "SELECT id FROM newsletter_reactions WHERE subscription_id NOT IN "
+            "(SELECT id FROM newsletter_subscriptions)",
+        )
+        == []
+    )
 
     # Ticketing: deregistered users lose logins and their names everywhere.
     deregistered = {uid: u for uid, u in users_before.items() if u["status"] == "deregistered"}
@@ -136,8 +148,11 @@ def test_sweep_removes_exactly_what_is_due(demo):
     # Media: nothing older than 5 years, nothing showing a withdrawn subject.
     withdrawn = {
         str(r["contact_id"])
-        for r in query(crm, "SELECT contact_id FROM consents WHERE purpose = 'photography' "
-                            "AND status = 'withdrawn'")
+        for r in query(
+            crm,
+            "SELECT contact_id FROM consents WHERE purpose = 'photography' "
+            "AND status = 'withdrawn'",
+        )
     }
     five_years = AS_OF.replace(year=AS_OF.year - 5)
     for name, facts in facts_before.items():
