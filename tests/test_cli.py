@@ -113,7 +113,9 @@ def test_verify_names_a_tampered_entry(env, tmp_path, capsys):
     from retention.ledger import Ledger
 
     ledger = Ledger.open(
-        env["RETENTION_LEDGER_URL"], keys={"k1": b"0123456789abcdef0123"}, current_key_id="k1"
+        f"sqlite:///{tmp_path / 'ledger.db'}",
+        keys={"k1": b"0123456789abcdef0123"},
+        current_key_id="k1",
     )
     ledger.begin_run(
         run_id="run-1", policy_hash="ab" * 32, policy_name="p", trigger="manual", dry_run=False
