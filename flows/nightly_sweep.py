@@ -19,6 +19,7 @@ from retention.pipeline.guard import over_limits
 from retention.pipeline.outcome import RuleOutcome, RunSummary, render_table
 from retention.pipeline.plan import RulePlan
 from retention.policy import Rule
+from tasks import log_bridge
 from tasks.publish import publish_summary
 from tasks.setup import close_systems, load_policy_task, open_ledger, open_systems
 from tasks.steps import apply_rule_task, plan_rule_task, recover_task
@@ -48,6 +49,7 @@ def retention_sweep(
     """Find records past retention or whose consent was withdrawn and delete or
     anonymise them, with evidence. Plans over their limits wait for an
     operator (ask_approval), or run if `approved_by` names who approved."""
+    log_bridge.install()
     now = as_of or datetime.now(UTC)
     run_id = str(flow_run.id or uuid.uuid4())
     loaded = load_policy_task(policy)

@@ -107,8 +107,13 @@ def redact_personal_data(
 _configured = False
 
 
+_settings: dict[str, Any] = {}
+_sinks: list[Any] = []
+
+
 def configure(level: str = "INFO", json: bool = False, file: TextIO | None = None) -> None:
     global _configured
+    _settings.update(level=level, json=json, file=file)
     renderer: Any = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
@@ -118,6 +123,7 @@ def configure(level: str = "INFO", json: bool = False, file: TextIO | None = Non
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_personal_data,
+            *_sinks,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
@@ -125,6 +131,14 @@ def configure(level: str = "INFO", json: bool = False, file: TextIO | None = Non
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def add_sink(processor: Any) -> None:
+    """Send redacted events elsewhere too (e.g. a Prefect run's log); a sink
+    may raise structlog.DropEvent when it has shown the event itself."""
+    if processor not in _sinks:
+        _sinks.append(processor)
+        configure(**_settings) if _settings else configure()
 
 
 def get_logger(name: str) -> Any:
