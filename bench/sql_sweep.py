@@ -122,7 +122,7 @@ def build(schema: str, rows: int, due_share: float) -> None:
                    CASE WHEN (g * 7919) % 1000 < {per_mille}
                         THEN TIMESTAMP '2019-01-01' + (g % 365) * INTERVAL '1 day'
                         ELSE TIMESTAMP '2025-01-01' + (g % 365) * INTERVAL '1 day' END
-            FROM generate_series(1, {rows}) AS g""",
+            FROM generate_series(1::bigint, {rows}) AS g""",
         """CREATE TABLE consents (id bigserial PRIMARY KEY,
            contact_id bigint NOT NULL REFERENCES contacts(id), kind text, given_at timestamp)""",
         """INSERT INTO consents (contact_id, kind, given_at)
