@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from retention.ledger.errors import LedgerError, LedgerKeyError
 
@@ -49,6 +50,7 @@ def canonical_text(value: object) -> str:
 class KeyRing:
     secrets: Mapping[str, bytes]
     current_id: str
+    _keyed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(cls, keys: Mapping[str, bytes | str], current_key_id: str) -> KeyRing:
@@ -82,8 +84,14 @@ class KeyRing:
             ) from None
 
     def hash(self, value: object, key_id: str | None = None) -> str:
-        secret = self.secret(key_id or self.current_id)
-        return hmac.new(secret, canonical_text(value).encode(), hashlib.sha256).hexdigest()
+        key_id = key_id or self.current_id
+        keyed = self._keyed.get(key_id)
+        if keyed is None:
+            # The keyed state is built once per key: a sweep hashes every key it removes.
+            keyed = self._keyed[key_id] = hmac.new(self.secret(key_id), digestmod=hashlib.sha256)
+        digest = keyed.copy()
+        digest.update(canonical_text(value).encode())
+        return digest.hexdigest()
 
     def hash_all_keys(self, value: object) -> dict[str, str]:
         """key id -> hash of value: how a lookup reaches entries of every key."""
