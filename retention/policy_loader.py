@@ -159,11 +159,11 @@ def cross_check(policy: Policy) -> Iterator[tuple[str, str]]:
         if rule.id in seen:
             yield f"{base}.id", f"rule id {rule.id!r} is used twice"
         seen.add(rule.id)
-        ds = _lookup(policy, rule.dataset)
-        if ds is None:
+        target = _lookup(policy, rule.dataset)
+        if target is None:
             yield f"{base}.dataset", f"no dataset {rule.dataset!r} (write system.dataset)"
             continue
-        yield from _check_rule(policy, rule, ds, base, hold_ids)
+        yield from _check_rule(policy, rule, target, base, hold_ids)
 
 
 def _check_rule(

@@ -8,12 +8,13 @@ from retention.policy_loader import env_resolver
 
 
 def resolve_secret(ref: SecretRef) -> str | None:
-    if ref.env is not None:
+    if ref.block is None:
         return env_resolver(ref)
     from prefect.blocks.system import Secret
 
     try:
-        value = Secret.load(ref.block).get()
+        block = Secret.load(ref.block, _sync=True)  # type: ignore[call-arg]
     except ValueError:  # Prefect's answer for a block that does not exist
         return None
+    value = block.get()  # type: ignore[union-attr]
     return str(value) if value else None

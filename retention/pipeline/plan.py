@@ -9,7 +9,14 @@ from datetime import datetime
 
 from connectors.base import Connector, Held, Key
 from retention.logs import get_logger
-from retention.policy import ColumnCondition, Policy, Rule, SubjectCondition, split_name
+from retention.policy import (
+    ColumnCondition,
+    Policy,
+    Rule,
+    Scalar,
+    SubjectCondition,
+    split_name,
+)
 
 log = get_logger("retention.plan")
 
@@ -46,7 +53,7 @@ def resolve_subjects(rule: Rule, connectors: Mapping[str, Connector]) -> Rule | 
         source = cond.subjects_from
         system, dataset = split_name(source.dataset)
         ids = connectors[system].subject_values(dataset, source.column, source.where)
-        values = sorted({str(v) for v in ids if v is not None and str(v).strip()})
+        values: list[Scalar] = sorted({str(v) for v in ids if v is not None and str(v).strip()})
         if not values:
             return None
         where.append(ColumnCondition(column=cond.column, op="in", value=values))
