@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -9,6 +11,7 @@ from connectors.base import Connector
 from connectors.registry import open_connector
 from retention.errors import ConnectionFailed
 from retention.ledger import Ledger
+from retention.policy import System
 from retention.policy_loader import LoadedPolicy, load_policy
 from retention.runtime import ledger_keys, ledger_url
 from tasks.secrets import resolve_secret
@@ -25,12 +28,30 @@ def open_systems(loaded: LoadedPolicy, names: list[str]) -> dict[str, Connector]
     opened: dict[str, Connector] = {}
     try:
         for name in names:
-            opened[name] = open_connector(name, loaded)
+            session = aws_session(name, loaded.policy.systems[name])
+            opened[name] = open_connector(name, loaded, session=session)
             opened[name].check()
     except ConnectionFailed:
         close_systems(opened)
         raise
     return opened
+
+
+def aws_session(name: str, system: System) -> Any:
+    """A boto3 session from the system's Prefect AwsCredentials block, if it
+    names one; otherwise None, and boto3's standard chain applies."""
+    if system.kind != "s3" or not system.credentials_block:
+        return None
+    from prefect_aws import AwsCredentials
+
+    try:
+        block = AwsCredentials.load(system.credentials_block, _sync=True)  # type: ignore[call-arg]
+    except ValueError as exc:  # Prefect's answer for a block that does not exist
+        raise ConnectionFailed(
+            f"system {name!r}: credentials_block: no AwsCredentials block "
+            f"{system.credentials_block!r} ({exc})"
+        ) from None
+    return block.get_boto3_session()  # type: ignore[union-attr]
 
 
 def close_systems(connectors: dict[str, Connector]) -> None:
