@@ -117,13 +117,39 @@ class Ledger:
         subjects: Sequence[str] = (),
         approved_by: str | None = None,
     ) -> int:
+        fields = self._intent_fields(
+            run_id=run_id,
+            policy_hash=policy_hash,
+            rule_id=rule_id,
+            system=system,
+            dataset=dataset,
+            action=action,
+            keys=keys,
+            subjects=subjects,
+            approved_by=approved_by,
+        )
+        return self._append(**fields).seq
+
+    def _intent_fields(
+        self,
+        *,
+        run_id: str,
+        policy_hash: str,
+        rule_id: str,
+        system: str,
+        dataset: str,
+        action: str,
+        keys: Sequence[Key],
+        subjects: Sequence[str] = (),
+        approved_by: str | None = None,
+    ) -> dict[str, Any]:
         if not keys:
             raise LedgerError("keys: empty; an intent names the keys it is about to change")
         self._require_started(run_id)
         key_hashes = [self.ring.hash(key) for key in keys]
         if len(set(key_hashes)) != len(key_hashes):
             raise LedgerError("keys: the same key is named twice in one intent")
-        entry = self._append(
+        return dict(
             kind=INTENT,
             run_id=run_id,
             policy_hash=checks.token("policy_hash", policy_hash),
@@ -136,7 +162,6 @@ class Ledger:
             subject_hashes=self._subject_hashes(subjects),
             approved_by=checks.approver(approved_by),
         )
-        return entry.seq
 
     def record_completion(
         self,
@@ -147,9 +172,15 @@ class Ledger:
         kept: Sequence[HeldLike],
         failed: Sequence[tuple[Key, str]],
         outcome: str = "completed",
-    ) -> None:
+        next_intent: Mapping[str, Any] | None = None,
+    ) -> int | None:
         """What the committed batch really did. Hashed with the intent's key,
-        so intent and completion compare key for key."""
+        so intent and completion compare key for key.
+
+        With `next_intent` (record_intent's arguments), the next batch's
+        intent is appended in the same transaction: one commit per batch
+        boundary instead of two, and still before that batch changes
+        anything. Returns the next intent's seq."""
         intent = self._open_intent(intent_seq)
         key_id = intent.key_id
         done_hashes = [self.ring.hash(key, key_id) for key in done]
@@ -173,7 +204,7 @@ class Ledger:
                 f"intent_seq {intent_seq}: {len(strangers)} key(s) in done/kept/failed were not "
                 "named by the intent; a completion may only report on its intent's keys"
             )
-        self._append(
+        completion = dict(
             **self._completion_of(intent),
             count=len(done_hashes),
             key_hashes=done_hashes,
@@ -188,6 +219,11 @@ class Ledger:
             outcome=checks.outcome(outcome),
             intent_seq=intent_seq,
         )
+        batch = [completion]
+        if next_intent is not None:
+            batch.append(self._intent_fields(**next_intent))
+        written = self._append_all(batch)
+        return written[1].seq if next_intent is not None else None
 
     def record_kept(
         self,
@@ -302,8 +338,12 @@ class Ledger:
     # --- inside ----------------------------------------------------------
 
     def _append(self, **fields: Any) -> Entry:
-        fields.setdefault("key_id", self.ring.current_id)
-        return store.append(self._engine, fields)
+        return self._append_all([fields])[0]
+
+    def _append_all(self, batch: list[dict[str, Any]]) -> list[Entry]:
+        for fields in batch:
+            fields.setdefault("key_id", self.ring.current_id)
+        return store.append_all(self._engine, batch)
 
     def _subject_hashes(self, subjects: Sequence[str]) -> list[str]:
         if isinstance(subjects, str):

@@ -104,35 +104,35 @@ def create_schema(engine: sa.Engine) -> None:
             conn.execute(sa.insert(head).values(id=1, seq=0, entry_hash=GENESIS))
 
 
-def append(engine: sa.Engine, fields: dict[str, Any]) -> Entry:
-    """Chain a new entry after the head; `fields` are Entry's, minus seq, at
-    and the two hashes. Committed when this returns."""
+def append_all(engine: sa.Engine, batch: list[dict[str, Any]]) -> list[Entry]:
+    """Chain new entries after the head, in order, in one transaction; each
+    `fields` is Entry's, minus seq, at and the two hashes. Committed when this
+    returns."""
+    written: list[Entry] = []
     with writing(engine) as conn:
         last = conn.execute(
             sa.select(head.c.seq, head.c.entry_hash).where(head.c.id == 1).with_for_update()
         ).first()
         if last is None:
             raise LedgerError("the ledger's head row is missing; run verify before appending")
-        draft = Entry(
-            seq=last.seq + 1,
-            at=datetime.now(UTC),
-            prev_hash=last.entry_hash,
-            entry_hash="",
-            **fields,
-        )
-        entry = replace(draft, entry_hash=content_hash(draft.content()))
-        try:
-            conn.execute(sa.insert(entries).values(**_row(entry)))
-        except sa.exc.IntegrityError as exc:
-            if fields.get("intent_seq") is not None:
-                raise LedgerError(
-                    f"intent_seq {fields['intent_seq']}: that intent already has a completion"
-                ) from exc
-            raise
-        conn.execute(
-            sa.update(head).where(head.c.id == 1).values(seq=entry.seq, entry_hash=entry.entry_hash)
-        )
-        return entry
+        seq, prev_hash = last.seq, last.entry_hash
+        for fields in batch:
+            draft = Entry(
+                seq=seq + 1, at=datetime.now(UTC), prev_hash=prev_hash, entry_hash="", **fields
+            )
+            entry = replace(draft, entry_hash=content_hash(draft.content()))
+            try:
+                conn.execute(sa.insert(entries).values(**_row(entry)))
+            except sa.exc.IntegrityError as exc:
+                if fields.get("intent_seq") is not None:
+                    raise LedgerError(
+                        f"intent_seq {fields['intent_seq']}: that intent already has a completion"
+                    ) from exc
+                raise
+            written.append(entry)
+            seq, prev_hash = entry.seq, entry.entry_hash
+        conn.execute(sa.update(head).where(head.c.id == 1).values(seq=seq, entry_hash=prev_hash))
+    return written
 
 
 def read_head(conn: sa.Connection) -> tuple[int, str] | None:

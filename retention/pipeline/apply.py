@@ -79,9 +79,10 @@ def _batches(
     ctx: RunContext,
     recheck: Rule | None,
 ) -> Iterator[ApplyResult]:
-    for number, batch in enumerate(chunks(keys, ctx.batch_size), start=1):
-        started = time.monotonic()
-        seq = ledger.record_intent(
+    batches = list(chunks(keys, ctx.batch_size))
+
+    def intent(batch: Sequence[Key]) -> dict[str, Any]:
+        return dict(
             run_id=ctx.run_id,
             policy_hash=ctx.policy_hash,
             rule_id=plan.rule_id,
@@ -91,6 +92,10 @@ def _batches(
             keys=list(batch),
             approved_by=ctx.approved_by,
         )
+
+    seq = ledger.record_intent(**intent(batches[0])) if batches else None
+    for number, batch in enumerate(batches, start=1):
+        started = time.monotonic()
         try:
             result = connector.apply(plan.dataset, action, batch, now=ctx.now, rule=recheck)
         except Exception as exc:
@@ -105,13 +110,17 @@ def _batches(
             )
             log.error("batch failed", rule=plan.rule_id, batch=number, error=type(exc).__name__)
             raise
-        ledger.record_completion(
+        # The next batch's intent goes in the same ledger transaction as this
+        # batch's completion: one commit per boundary, still before it acts.
+        following = batches[number] if number < len(batches) else None
+        seq = ledger.record_completion(
             seq,
             done=result.done,
             cascaded=result.cascaded,
             kept=result.kept,
             failed=result.failed,
             outcome="failed" if result.failed else "completed",
+            next_intent=intent(following) if following is not None else None,
         )
         seconds = max(time.monotonic() - started, 1e-9)
         changed = len(result.done) + sum(len(v) for v in result.cascaded.values())

@@ -1,0 +1,36 @@
+"""One batch's completion and the next batch's intent share a transaction:
+the chain stays whole and each intent still names exactly its keys."""
+
+from __future__ import annotations
+
+from retention.ledger import Ledger
+from tests.test_ledger_helpers import K1, POLICY_HASH, RUN
+
+
+def test_completion_with_next_intent_chains_both_and_verifies(tmp_path):
+    ledger = Ledger.open(f"sqlite:///{tmp_path / 'l.db'}", keys=K1, current_key_id="k1")
+    ledger.begin_run(
+        run_id=RUN, policy_hash=POLICY_HASH, policy_name="p", trigger="manual", dry_run=False
+    )
+    common = dict(
+        run_id=RUN,
+        policy_hash=POLICY_HASH,
+        rule_id="r",
+        system="crm",
+        dataset="contacts",
+        action="delete",
+    )
+    first = ledger.record_intent(**common, keys=[1, 2])
+    second = ledger.record_completion(
+        first, done=[1, 2], cascaded={}, kept=[], failed=[], next_intent=dict(**common, keys=[3])
+    )
+    assert second is not None and second == first + 2
+    last = ledger.record_completion(second, done=[3], cascaded={}, kept=[], failed=[])
+    assert last is None
+
+    entries = {e.seq: e for e in ledger.entries(RUN)}
+    assert entries[first + 1].kind == "completion" and entries[first + 1].intent_seq == first
+    assert entries[second].kind == "intent"
+    assert entries[second].key_hashes == [ledger.hash(3)]
+    assert ledger.verify().ok and not ledger.unfinished_intents()
+    ledger.close()
