@@ -127,7 +127,9 @@ def policy_for(bucket: str) -> Policy:
     )
 
 
-def sweep(endpoint: str, policy: Policy, index_url: str, batch_size: int) -> tuple[int, float, int]:
+def sweep(
+    endpoint: str, policy: Policy, index_url: str, batch_size: int
+) -> tuple[int, float, dict[str, int]]:
     rule: Rule = policy.rules[0]
     conn = open_s3_connector(
         "media",
@@ -147,10 +149,10 @@ def sweep(endpoint: str, policy: Policy, index_url: str, batch_size: int) -> tup
         deleted += len(result.done)
         progress(f"  sweep: {deleted} deleted, {conn.requests.total} requests")
     elapsed = time.monotonic() - started
-    requests = conn.requests.total
-    progress(f"  sweep requests by operation: {dict(conn.requests.by_operation)}")
+    by_operation = dict(conn.requests.by_operation)
+    progress(f"  sweep requests by operation: {by_operation}")
     conn.close()
-    return deleted, elapsed, requests
+    return deleted, elapsed, by_operation
 
 
 def one_by_one(
@@ -208,7 +210,7 @@ def main() -> None:
             fill(s3, "bench-one-by-one", keys)
 
             progress("connector sweep")
-            deleted, sweep_s, sweep_requests = sweep(
+            deleted, sweep_s, sweep_by_operation = sweep(
                 endpoint, policy_for("bench-sweep"), index_url, args.batch_size
             )
             progress("one object version per request")
@@ -222,6 +224,7 @@ def main() -> None:
             raise SystemExit("one-by-one left the bucket in the wrong state")
     finally:
         server.stop()
+    sweep_requests = sum(sweep_by_operation.values())
     sweep_rate = deleted / sweep_s
     single_rate = single_deleted / single_s
     print(
@@ -236,6 +239,9 @@ def main() -> None:
                 "one_by_one_objects_per_s": round(single_rate, 1),
                 "speedup_vs_one_by_one": round(sweep_rate / single_rate, 2),
                 "sweep_requests": sweep_requests,
+                # Which requests make up the budget: listing pages, deletes, and
+                # the one ListMultipartUploads per dataset.
+                "sweep_requests_by_operation": sweep_by_operation,
                 "requests_per_1000_deleted": round(1000 * sweep_requests / deleted, 3),
                 "one_by_one_requests": single_requests,
                 "one_by_one_requests_per_1000_deleted": round(

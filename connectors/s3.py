@@ -38,12 +38,13 @@ from connectors.media_facts import (
 from connectors.media_index import FactIndex, open_fact_indexes
 from connectors.media_keys import checked_keys, is_sidecar, sidecar_of
 from connectors.s3_client import RequestCounter, build_s3_client
+from connectors.s3_cursor import Listed, VersionCursor
 from connectors.s3_delete import Pair, delete_pairs
 from connectors.s3_facts import newest_versions, read_facts
 from connectors.s3_lock import object_lock_on
 from connectors.s3_multipart import abort_uploads, uploads_under
 from connectors.s3_recent import RecentListings
-from connectors.s3_versions import Version, versions_of
+from connectors.s3_versions import PER_KEY_LISTING_MAX, Version, versions_of_each
 from retention.errors import ConnectionFailed
 from retention.logs import get_logger
 from retention.policy import Action, Condition, Dataset, Facts, Policy, Rule, Scalar, System
@@ -60,8 +61,10 @@ class S3Connector:
     batch_size: int
     policy: Policy | None
     indexes: dict[str, FactIndex]
+    list_page_size: int | None = None  # entries per listing page; None: S3's 1,000
     _uploads: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _recent: RecentListings = field(default_factory=RecentListings)
+    _cursors: dict[str, VersionCursor] = field(default_factory=dict)
 
     @property
     def bucket(self) -> str:
@@ -111,8 +114,9 @@ class S3Connector:
         ds, _ = self._dataset(dataset)
         assert ds.prefix is not None
         keys = sorted({str(k) for k in batch.due} | {str(h.key) for h in batch.held})
-        versions = versions_of(self.client, self.bucket, keys)
-        self._recent.remember(keys, versions)
+        listed = self._versions(ds.prefix, keys)
+        versions = listed.versions
+        self._recent.remember(keys, versions, listed_at=listed.listed_at)
         uploads = self._uploads_of(ds.prefix)
         stored = {k for k in keys if versions.get(k) or uploads.get(k)}
         return ScanBatch(
@@ -160,7 +164,7 @@ class S3Connector:
         listed = sorted(wanted + [sidecar_of(k) for k in wanted] if uses_sidecars else wanted)
         versions = self._recent.take(listed)
         if versions is None:
-            versions = versions_of(self.client, self.bucket, listed)
+            versions = self._versions(ds.prefix, listed).versions
         uploads = self._uploads_of(ds.prefix)
         result = ApplyResult()
         if prepared is not None:
@@ -192,6 +196,33 @@ class S3Connector:
             index.close()
         self.client.close()
 
+    # --- listing versions ----------------------------------------------------
+
+    def _versions(self, prefix: str, keys: list[str]) -> Listed:
+        """Versions of sorted keys. Successive batches walk on along one
+        listing of the dataset (each page read once); a few keys the listing
+        cannot walk on to are listed one by one instead of starting a walk."""
+        cursor = self._cursors.get(prefix)
+        if cursor is None:
+            cursor = VersionCursor(
+                self.client,
+                self.bucket,
+                prefix,
+                clock=self._recent.clock,
+                page_size=self.list_page_size,
+            )
+            self._cursors[prefix] = cursor
+        if len(keys) <= PER_KEY_LISTING_MAX and not cursor.continues(keys):
+            started = self._recent.clock()
+            return Listed(versions_of_each(self.client, self.bucket, keys), started)
+        return cursor.versions(keys)
+
+    def _note_erasing(self, keys: list[str]) -> None:
+        # Before any delete: a listing must never go on from a version we
+        # delete (moto would answer with an empty page; see s3_cursor).
+        for cursor in self._cursors.values():
+            cursor.note_erased(keys)
+
     # --- erasing -------------------------------------------------------------
 
     def _erase(
@@ -214,6 +245,7 @@ class S3Connector:
                 locks.setdefault(pair[0], held)
             return held is not None
 
+        self._note_erasing(keys + [sidecar_of(k) for k in keys] if uses_sidecars else keys)
         media_pairs = [(k, v.version_id) for k in keys for v in versions.get(k, [])]
         outcome = delete_pairs(self.client, self.bucket, media_pairs, settle=settle)
         failed_keys = {pair[0]: code for pair, code in outcome.failed.items()}

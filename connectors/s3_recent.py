@@ -23,8 +23,16 @@ class RecentListings:
     clock: Callable[[], float] = time.monotonic
     _entries: dict[str, tuple[float, list[Version]]] = field(default_factory=dict)
 
-    def remember(self, keys: Sequence[str], versions: dict[str, list[Version]]) -> None:
-        now = self.clock()
+    def remember(
+        self,
+        keys: Sequence[str],
+        versions: dict[str, list[Version]],
+        *,
+        listed_at: float | None = None,
+    ) -> None:
+        """listed_at: when the oldest page of the listing was read (a listing
+        that walks on may have read it a batch earlier); default now."""
+        now = self.clock() if listed_at is None else listed_at
         for key in keys:
             self._entries[key] = (now, versions.get(key, []))
 

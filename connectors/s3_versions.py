@@ -1,23 +1,19 @@
-"""Every version and delete marker of given keys, with as few listings as we can.
+"""Versions and delete markers as S3 lists them, and the listing of a few keys.
 
 Erasing an object from a versioned bucket means removing all its versions and
-delete markers, so they must be listed first. Keys arrive sorted; instead of
-one listing per key, one paginated listing covers the range from the keys'
-common prefix to the last key and stops there. Only the initial request uses
-Prefix (no KeyMarker): a KeyMarker without VersionIdMarker is read differently
-by S3 and by some S3-compatible stores, and a version missed here would be a
-version left behind.
+delete markers, so they must be listed first. Batches walk one listing through
+the dataset (s3_cursor); a handful of unrelated keys is cheaper listed one key
+at a time (Prefix=key) than by walking the range between them.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-# Below this many keys, one listing per key (Prefix=key) is cheaper than
-# walking a range that may hold many objects not being erased.
+# Up to this many keys, one listing per key is cheaper than walking a range
+# that may hold many objects not being erased.
 PER_KEY_LISTING_MAX = 8
 
 
@@ -28,33 +24,32 @@ class Version:
     is_marker: bool
 
 
-def versions_of(client: Any, bucket: str, keys: Sequence[str]) -> dict[str, list[Version]]:
-    """key -> its versions and delete markers (exact key match only). Keys
-    with nothing stored are absent from the answer. `keys` must be sorted."""
-    wanted = set(keys)
+def page_entries(page: dict[str, Any]) -> list[Version]:
+    """A list_object_versions page's versions and delete markers in key order.
+    Within a key, versions keep S3's newest-first order (the sort is stable);
+    markers follow them, which no caller depends on."""
+    entries = [Version(e["Key"], e["VersionId"], False) for e in page.get("Versions", [])]
+    entries += [Version(e["Key"], e["VersionId"], True) for e in page.get("DeleteMarkers", [])]
+    entries.sort(key=lambda v: v.key)
+    return entries
+
+
+def versions_of_each(client: Any, bucket: str, keys: Sequence[str]) -> dict[str, list[Version]]:
+    """key -> its versions and delete markers, one listing per key (exact key
+    match only). Keys with nothing stored are absent from the answer."""
     found: dict[str, list[Version]] = {}
-    if not keys:
-        return found
-    if len(keys) <= PER_KEY_LISTING_MAX:
-        ranges = [(key, key) for key in keys]
-    else:
-        ranges = [(os.path.commonprefix([keys[0], keys[-1]]), keys[-1])]
-    for prefix, last in ranges:
-        for version in _listed(client, bucket, prefix, last):
-            if version.key in wanted:
-                found.setdefault(version.key, []).append(version)
+    for key in dict.fromkeys(keys):
+        for version in _listed(client, bucket, key):
+            if version.key == key:
+                found.setdefault(key, []).append(version)
     return found
 
 
-def _listed(client: Any, bucket: str, prefix: str, last: str) -> Iterator[Version]:
-    paginator = client.get_paginator("list_object_versions")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-        beyond = False
-        for entry in page.get("Versions", []):
-            beyond |= entry["Key"] > last
-            yield Version(entry["Key"], entry["VersionId"], False)
-        for entry in page.get("DeleteMarkers", []):
-            beyond |= entry["Key"] > last
-            yield Version(entry["Key"], entry["VersionId"], True)
-        if beyond:  # listings are in key order: nothing further can be ours
+def _listed(client: Any, bucket: str, key: str) -> Iterator[Version]:
+    # Nothing is deleted while this runs, so the paginator's markers are
+    # versions that still exist (see s3_cursor on moto and deleted markers).
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key):
+        entries = page_entries(page)
+        yield from entries
+        if any(v.key > key for v in entries):  # in key order: nothing further is ours
             return

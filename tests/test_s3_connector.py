@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 
 from connectors.media_facts import MediaInputError
 from connectors.s3 import S3Connector, open_s3_connector
+from connectors.s3_cursor import VersionCursor
 from retention.policy import Action, Policy, Rule, System
 
 pytestmark = pytest.mark.s3
@@ -229,6 +231,116 @@ def test_index_sweep_request_budget(
         "DeleteObjects": 1,
     }
     assert set(all_versions(s3_client, bucket)) == set(keep)
+
+
+def put_many(s3: Any, bucket: str, keys: list[str]) -> None:
+    # moto takes about 220 puts/s; a few threads keep the fill to seconds.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=b"x"), keys))
+
+
+def test_sweep_of_1500_due_objects_stays_within_two_requests_per_1000(
+    s3_client, make_bucket: Callable[..., str], connect, sqlite_url: str
+) -> None:
+    bucket = make_bucket(versioned=True)
+    due = [f"photos/2018/{n:04d}.jpg" for n in range(1500)]
+    keep = [f"photos/2025/{n:04d}.jpg" for n in range(50)]
+    put_many(s3_client, bucket, due + keep)
+    index_db(
+        sqlite_url,
+        {k: {"captured_at": OLD if k in due else RECENT, "subjects": "1"} for k in due + keep},
+    )
+    conn = connect(
+        system(bucket, {"source": "index", "index": "crm.media_index"}), index_url=sqlite_url
+    )
+
+    done, _ = sweep(conn, age_rule())
+
+    assert sorted(done) == due
+    # Two batches (1,000 + 500 keys) walk one listing: one page per 1,000
+    # versions and one DeleteObjects per 1,000 pairs, so 2 per 1,000 deleted,
+    # plus a constant 2: the dataset's one ListMultipartUploads, and the page
+    # past the last due key that proves it has no further version. Here that
+    # page is the second page, already read; it costs a request of its own
+    # only when the due versions fill whole pages.
+    assert conn.requests.total <= 2 * len(due) / 1000 + 2
+    assert conn.requests.by_operation == {
+        "ListObjectVersions": 2,
+        "DeleteObjects": 2,
+        "ListMultipartUploads": 1,
+    }
+    assert set(all_versions(s3_client, bucket)) == set(keep)
+
+
+@pytest.mark.parametrize("pause", [False, True], ids=["interleaved", "apply-after-pause"])
+def test_a_walked_listing_with_small_pages_leaves_no_version_of_any_due_object(
+    pause: bool, s3_client, make_bucket: Callable[..., str], connect, sqlite_url: str
+) -> None:
+    """Pages of 3 entries and batches of 4 keys: a key's versions and markers
+    span pages, batches end mid-page, due and kept keys interleave. Either each
+    batch is erased as it is found, or all are planned first and erased after
+    the listings aged (an approval pause), so apply lists again."""
+    bucket = make_bucket(versioned=True)
+    keys = [f"photos/2019/{n:02d}.jpg" for n in range(40)]
+    due = [k for n, k in enumerate(keys) if n % 3 != 1]
+    for n, key in enumerate(keys):
+        for edit in range(n % 4 + 1):
+            s3_client.put_object(Bucket=bucket, Key=key, Body=f"{key} v{edit}".encode())
+        if n % 5 == 0:
+            s3_client.delete_object(Bucket=bucket, Key=key)  # a delete marker on top
+    kept_before = bodies(s3_client, bucket, [k for k in keys if k not in due])
+    index_db(sqlite_url, {k: {"captured_at": OLD if k in due else RECENT} for k in keys})
+    conn = connect(
+        system(bucket, {"source": "index", "index": "crm.media_index"}),
+        index_url=sqlite_url,
+        batch_size=4,
+    )
+    conn.list_page_size = 3
+    clock = [1000.0]
+    conn._recent.clock = lambda: clock[0]  # the pause, without waiting a minute
+
+    done: list[str] = []
+    if pause:
+        batches = list(conn.scan(age_rule(), now=NOW))
+        clock[0] += 61
+        for batch in batches:
+            result = conn.apply("photos", DELETE, batch.due, now=NOW, rule=age_rule())
+            assert not result.failed
+            done += result.done
+    else:
+        done, _ = sweep(conn, age_rule())
+
+    assert sorted(done) == due
+    remaining = all_versions(s3_client, bucket)
+    assert not set(due) & set(remaining), "a version or delete marker of a due object is left"
+    assert bodies(s3_client, bucket, [k for k in keys if k not in due]) == kept_before
+    assert list(conn.scan(age_rule(), now=NOW)) == []
+
+
+@pytest.mark.parametrize("told", [True, False], ids=["erasure-noted", "deleted-behind-its-back"])
+def test_the_listing_never_goes_on_from_a_version_that_is_gone(
+    told: bool, s3_client, make_bucket: Callable[..., str]
+) -> None:
+    """moto answers a marker whose version was deleted with an empty page, as
+    if the listing had ended: the cursor must list afresh, not stop."""
+    bucket = make_bucket(versioned=True)
+    keys = [f"photos/{n:02d}.jpg" for n in range(12)]
+    for key in keys:
+        for edit in range(2):
+            s3_client.put_object(Bucket=bucket, Key=key, Body=f"{key} v{edit}".encode())
+    cursor = VersionCursor(s3_client, bucket, "photos/", page_size=5)
+    cursor.versions(keys[:4])
+    assert cursor._marker is not None  # the walk would go on from this version
+    gone_key, gone_version = cursor._marker
+    if told:
+        cursor.note_erased([gone_key])
+    s3_client.delete_object(Bucket=bucket, Key=gone_key, VersionId=gone_version)
+
+    rest = cursor.versions(keys[4:])
+
+    truth = {k: sorted(v for v, _ in vs) for k, vs in all_versions(s3_client, bucket).items()}
+    got = {k: sorted(v.version_id for v in vs) for k, vs in rest.versions.items()}
+    assert got == {k: truth[k] for k in keys[4:]}
 
 
 # --- Object Lock --------------------------------------------------------------
