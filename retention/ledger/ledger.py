@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
@@ -45,6 +45,20 @@ class HeldLike(Protocol):
     def hold_id(self) -> str: ...
     @property
     def until(self) -> datetime | None: ...
+
+
+class IntentArgs(TypedDict, total=False):
+    """What an intent names: the batch's keys, under which run, rule and approval."""
+
+    run_id: Required[str]
+    policy_hash: Required[str]
+    rule_id: Required[str]
+    system: Required[str]
+    dataset: Required[str]
+    action: Required[str]
+    keys: Required[Sequence[Key]]
+    subjects: Sequence[str]
+    approved_by: str | None
 
 
 class Ledger:
@@ -104,45 +118,12 @@ class Ledger:
             },
         )
 
-    def record_intent(
-        self,
-        *,
-        run_id: str,
-        policy_hash: str,
-        rule_id: str,
-        system: str,
-        dataset: str,
-        action: str,
-        keys: Sequence[Key],
-        subjects: Sequence[str] = (),
-        approved_by: str | None = None,
-    ) -> int:
-        fields = self._intent_fields(
-            run_id=run_id,
-            policy_hash=policy_hash,
-            rule_id=rule_id,
-            system=system,
-            dataset=dataset,
-            action=action,
-            keys=keys,
-            subjects=subjects,
-            approved_by=approved_by,
-        )
-        return self._append(**fields).seq
+    def record_intent(self, **intent: Unpack[IntentArgs]) -> int:
+        """Before a batch changes anything: the keys it is about to change."""
+        return self._append(**self._intent_fields(intent)).seq
 
-    def _intent_fields(
-        self,
-        *,
-        run_id: str,
-        policy_hash: str,
-        rule_id: str,
-        system: str,
-        dataset: str,
-        action: str,
-        keys: Sequence[Key],
-        subjects: Sequence[str] = (),
-        approved_by: str | None = None,
-    ) -> dict[str, Any]:
+    def _intent_fields(self, intent: IntentArgs) -> dict[str, Any]:
+        run_id, keys = intent["run_id"], intent["keys"]
         if not keys:
             raise LedgerError("keys: empty; an intent names the keys it is about to change")
         self._require_started(run_id)
@@ -152,15 +133,15 @@ class Ledger:
         return dict(
             kind=INTENT,
             run_id=run_id,
-            policy_hash=checks.token("policy_hash", policy_hash),
-            rule_id=checks.name("rule_id", rule_id),
-            system=checks.name("system", system),
-            dataset=checks.dataset("dataset", dataset),
-            action=checks.action(action),
+            policy_hash=checks.token("policy_hash", intent["policy_hash"]),
+            rule_id=checks.name("rule_id", intent["rule_id"]),
+            system=checks.name("system", intent["system"]),
+            dataset=checks.dataset("dataset", intent["dataset"]),
+            action=checks.action(intent["action"]),
             count=len(key_hashes),
             key_hashes=key_hashes,
-            subject_hashes=self._subject_hashes(subjects),
-            approved_by=checks.approver(approved_by),
+            subject_hashes=self._subject_hashes(intent.get("subjects", ())),
+            approved_by=checks.approver(intent.get("approved_by")),
         )
 
     def record_completion(
@@ -172,7 +153,7 @@ class Ledger:
         kept: Sequence[HeldLike],
         failed: Sequence[tuple[Key, str]],
         outcome: str = "completed",
-        next_intent: Mapping[str, Any] | None = None,
+        next_intent: IntentArgs | None = None,
     ) -> int | None:
         """What the committed batch really did. Hashed with the intent's key,
         so intent and completion compare key for key.
@@ -221,7 +202,7 @@ class Ledger:
         )
         batch = [completion]
         if next_intent is not None:
-            batch.append(self._intent_fields(**next_intent))
+            batch.append(self._intent_fields(next_intent))
         written = self._append_all(batch)
         return written[1].seq if next_intent is not None else None
 

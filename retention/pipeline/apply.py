@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import ApplyResult, Connector, Key
+from retention.ledger.ledger import IntentArgs
 from retention.logs import get_logger
 from retention.pipeline.outcome import RuleOutcome
 from retention.pipeline.plan import RulePlan, resolve_subjects
@@ -81,8 +82,8 @@ def _batches(
 ) -> Iterator[ApplyResult]:
     batches = list(chunks(keys, ctx.batch_size))
 
-    def intent(batch: Sequence[Key]) -> dict[str, Any]:
-        return dict(
+    def intent(batch: Sequence[Key]) -> IntentArgs:
+        return IntentArgs(
             run_id=ctx.run_id,
             policy_hash=ctx.policy_hash,
             rule_id=plan.rule_id,
