@@ -107,6 +107,20 @@ def redact_personal_data(
 _configured = False
 
 
+class _LineWriter:
+    """Writes each rendered event as a line. Without a file it looks up
+    sys.stderr at every event, not once: a test runner or a Prefect worker may
+    swap the stream after configuration."""
+
+    def __init__(self, file: TextIO | None) -> None:
+        self._file = file
+
+    def msg(self, message: str) -> None:
+        print(message, file=self._file or sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 _settings: dict[str, Any] = {}
 _sinks: list[Any] = []
 
@@ -127,7 +141,7 @@ def configure(level: str = "INFO", json: bool = False, file: TextIO | None = Non
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.PrintLoggerFactory(file=file or sys.stderr),
+        logger_factory=lambda *_: _LineWriter(file),
         cache_logger_on_first_use=False,
     )
     _configured = True
