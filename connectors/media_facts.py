@@ -9,12 +9,12 @@ guesses: an item whose clock is missing or unreadable is not due.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from connectors.base import Held, ScanBatch
+from connectors.base import Held, Key, ScanBatch
 from retention.errors import RetentionError
 from retention.identity import normalise
 from retention.policy import (
@@ -398,6 +398,32 @@ def keys_with_subjects(items: Iterable[tuple[str, ItemFacts]], contact_ids: set[
         subjects = facts.get(SUBJECTS)
         if isinstance(subjects, list) and contact_ids.intersection(subjects):
             found.append(key)
+    return found
+
+
+# A media connector's reader of (key, facts) pairs of a dataset, for the facts named.
+ItemSource = Callable[[str, set[str]], Iterable[tuple[str, ItemFacts]]]
+
+
+def subject_values_of(
+    items: ItemSource, dataset: str, column: str, where: Sequence[object]
+) -> set[Scalar]:
+    """Connector.subject_values over any media store."""
+    conditions = column_conditions(where)
+    wanted = {column} | {c.column for c in conditions}
+    return distinct_values(items(dataset, wanted), column, conditions)
+
+
+def find_subject_in(
+    items: ItemSource, datasets: Iterable[str], identities: Mapping[str, Sequence[str]]
+) -> dict[str, list[Key]]:
+    """Connector.find_subject over any media store: items showing the subject."""
+    ids = contact_ids(identities)
+    found: dict[str, list[Key]] = {}
+    for dataset in datasets if ids else []:
+        keys = keys_with_subjects(items(dataset, {SUBJECTS}), ids)
+        if keys:
+            found[dataset] = list(keys)
     return found
 
 

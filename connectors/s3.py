@@ -19,21 +19,18 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.base import ApplyResult, Held, Key, ScanBatch
 from connectors.media_facts import (
-    SUBJECTS,
     FactValue,
     ItemFacts,
     MediaInputError,
     check_action,
     check_now,
-    column_conditions,
-    contact_ids,
     dataset_of_rule,
-    distinct_values,
-    keys_with_subjects,
+    find_subject_in,
     media_dataset,
     prepare_rule,
     recheck,
     scan_batches,
+    subject_values_of,
 )
 from connectors.media_index import FactIndex, open_fact_indexes
 from connectors.media_keys import checked_keys, is_sidecar, sidecar_of
@@ -126,20 +123,10 @@ class S3Connector:
         )
 
     def subject_values(self, dataset: str, column: str, where: Sequence[Condition]) -> set[Scalar]:
-        conditions = column_conditions(where)
-        wanted = {column} | {c.column for c in conditions}
-        return distinct_values(self._items(dataset, wanted), column, conditions)
+        return subject_values_of(self._items, dataset, column, where)
 
     def find_subject(self, identities: Mapping[str, Sequence[str]]) -> dict[str, list[Key]]:
-        ids = contact_ids(identities)
-        if not ids:
-            return {}
-        found: dict[str, list[Key]] = {}
-        for dataset in self.system.datasets:
-            keys = keys_with_subjects(self._items(dataset, {SUBJECTS}), ids)
-            if keys:
-                found[dataset] = list(keys)
-        return found
+        return find_subject_in(self._items, self.system.datasets, identities)
 
     def apply(
         self,
