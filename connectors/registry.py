@@ -15,30 +15,20 @@ def open_connector(name: str, loaded: LoadedPolicy, *, session: Any = None) -> C
     if system is None:
         known = ", ".join(sorted(policy.systems))
         raise UnknownSystem(f"system {name!r} is not in the policy (known: {known})")
+    common: dict[str, Any] = {"hash_key": loaded.hash_key, "policy": policy}
     batch_size = policy.settings.batch_size
-    index_url = _index_url(name, loaded)
     if system.kind == "sql":
         from connectors.sql import open_sql_connector
 
-        return open_sql_connector(
-            name,
-            system,
-            loaded.connection(name) or "",
-            hash_key=loaded.hash_key,
-            batch_size=batch_size,
-            policy=policy,
-        )
+        url = loaded.connection(name) or ""
+        return open_sql_connector(name, system, url, batch_size=batch_size, **common)
+    index_url = _index_url(name, loaded)
     if system.kind == "folder":
         from connectors.folder import open_folder_connector
 
+        root = loaded.connection(name) or ""
         return open_folder_connector(
-            name,
-            system,
-            loaded.connection(name) or "",
-            hash_key=loaded.hash_key,
-            batch_size=batch_size,
-            policy=policy,
-            index_url=index_url,
+            name, system, root, batch_size=batch_size, index_url=index_url, **common
         )
     from connectors.s3 import open_s3_connector
 
@@ -46,11 +36,11 @@ def open_connector(name: str, loaded: LoadedPolicy, *, session: Any = None) -> C
         name,
         system,
         endpoint_url=loaded.connection(name),
-        hash_key=loaded.hash_key,
+        # DeleteObjects takes at most 1,000 keys.
         batch_size=min(batch_size, 1000),
-        policy=policy,
         session=session,
         index_url=index_url,
+        **common,
     )
 
 
