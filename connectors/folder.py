@@ -103,7 +103,7 @@ class FolderConnector:
             wanted = verdict.still_due
         for key in wanted:
             self._erase(key, paths[key], facts.source == "sidecar", result)
-        log.info(
+        log.debug(
             "folder.apply.batch",
             system=self.name,
             dataset=dataset,

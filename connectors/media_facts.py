@@ -338,7 +338,7 @@ def scan_batches(
 
 
 def _log_page(log: Any, rule: MediaRule, qualified: str, page: _Page, tally: ScanTally) -> None:
-    log.info(
+    log.debug(
         "media.scan.batch",
         rule=rule.rule_id,
         dataset=qualified,

@@ -165,7 +165,7 @@ class S3Connector:
         ]
         result.skipped += [k for k in wanted if k not in set(present)]
         self._erase(present, versions, uploads, uses_sidecars, now, result)
-        log.info(
+        log.debug(
             "s3.apply.batch",
             system=self.name,
             dataset=dataset,

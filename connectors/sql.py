@@ -144,7 +144,7 @@ class SqlConnector:
                 result.done, unchanged = anonymise_rows(conn, graph, dataset, eligible, anonymiser)
                 result.skipped += unchanged
         _log_rate(
-            "batch applied",
+            "sql batch applied",
             started,
             system=self.name,
             dataset=qualified,
@@ -300,4 +300,5 @@ def _reason(exc: sa.exc.DBAPIError, password: str | None) -> str:
 def _log_rate(event: str, started: float, **counts: Any) -> None:
     seconds = max(time.monotonic() - started, 1e-9)
     rows = counts.get("rows_changed", counts.get("rows_seen", 0))
-    log.info(event, **counts, seconds=round(seconds, 4), rows_per_s=round(rows / seconds, 1))
+    # Debug: the pipeline logs each batch at info with its rule and progress.
+    log.debug(event, **counts, seconds=round(seconds, 4), rows_per_s=round(rows / seconds, 1))
