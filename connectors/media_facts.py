@@ -17,6 +17,7 @@ from typing import Any
 from connectors.base import Held, Key, ScanBatch
 from retention.errors import RetentionError
 from retention.identity import normalise
+from retention.identity import validate as validate_identities
 from retention.policy import (
     Action,
     ColumnCondition,
@@ -418,7 +419,7 @@ def find_subject_in(
     items: ItemSource, datasets: Iterable[str], identities: Mapping[str, Sequence[str]]
 ) -> dict[str, list[Key]]:
     """Connector.find_subject over any media store: items showing the subject."""
-    ids = contact_ids(identities)
+    ids = contact_ids(validate_identities(identities))
     found: dict[str, list[Key]] = {}
     for dataset in datasets if ids else []:
         keys = keys_with_subjects(items(dataset, {SUBJECTS}), ids)

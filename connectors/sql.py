@@ -34,6 +34,7 @@ from connectors.sql_reflect import Catalog, column_of
 from connectors.sql_subject import find_subject_keys
 from connectors.sql_values import chunked, coerce
 from retention.errors import ConnectionFailed, RetentionError
+from retention.identity import validate as validate_identities
 from retention.logs import get_logger
 from retention.policy import Action, Condition, Policy, Rule, Scalar, System
 
@@ -159,6 +160,7 @@ class SqlConnector:
         return result
 
     def find_subject(self, identities: Mapping[str, Sequence[str]]) -> dict[str, list[Key]]:
+        identities = validate_identities(identities)  # before any query: never match everyone
         graph = self.graph()
         with self._reachable(), self.engine.connect() as conn:
             found = find_subject_keys(conn, graph, self.system, identities)

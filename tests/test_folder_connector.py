@@ -11,6 +11,7 @@ import pytest
 
 from connectors.folder import FolderConnector, open_folder_connector
 from connectors.media_facts import MediaInputError
+from retention.errors import IdentityError
 from retention.policy import Action, Policy, Rule, System
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -214,3 +215,11 @@ def test_naive_now_and_metadata_source_are_refused(album: Path) -> None:
     )
     with pytest.raises(MediaInputError, match="facts.source: a folder has no tags"):
         open_folder_connector("media", tagged, str(album), hash_key=b"k")
+
+
+@pytest.mark.parametrize("identities", [{"crm_contact_id": [""]}, {"crm_contact_id": ["*"]}, {}])
+def test_an_empty_or_wildcard_subject_is_refused(album: Path, identities: dict[str, Any]) -> None:
+    before = snapshot(album)
+    with pytest.raises(IdentityError):
+        connect(album).find_subject(identities)
+    assert snapshot(album) == before

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from connectors.base import ApplyResult
 from connectors.sql import SqlConnector
+from retention.errors import IdentityError
 from retention.identity import validate
 from retention.policy import Action
 from tests.test_sql_schema import NOW, make_policy, snapshot
@@ -85,4 +87,27 @@ def test_erasing_a_subject_keeps_an_email_address_another_contact_shares(db_url:
     assert {r[0] for r in rows["tickets"]} == {10}
     assert {r[0] for r in rows["comments"]} == {100, 101, 102, 104}
     assert len(WORLD["contacts"]) - 1 == len(rows["contacts"])
+    connector.close()
+
+
+@pytest.mark.parametrize(
+    "identities",
+    [
+        {"email": [""]},
+        {"email": ["%"]},
+        {"email": ["*@example.fi"]},
+        {"phone": ["   "]},
+        {"crm_contact_id": ["*"]},
+        {"email": []},
+        {},
+    ],
+)
+def test_an_empty_or_wildcard_identity_is_refused_before_any_query(
+    sqlite_url: str, identities: dict[str, list[Any]]
+) -> None:
+    connector = open_world(sqlite_url, make_policy())
+    before = snapshot(connector.engine)
+    with pytest.raises(IdentityError):
+        connector.find_subject(identities)
+    assert snapshot(connector.engine) == before
     connector.close()
