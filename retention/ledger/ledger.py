@@ -65,6 +65,12 @@ class Ledger:
     def __init__(self, engine: sa.Engine, ring: KeyRing) -> None:
         self._engine = engine
         self.ring = ring
+        # What this instance wrote itself, so a sweep's batches need no read
+        # back: runs it began, and its intents not yet completed. The unique
+        # constraint on intent_seq still refuses a second completion made
+        # by another process.
+        self._runs: dict[str, Entry] = {}
+        self._open: dict[int, Entry] = {}
 
     @classmethod
     def open(cls, url: str, *, keys: Mapping[str, bytes], current_key_id: str) -> Ledger:
@@ -324,7 +330,15 @@ class Ledger:
     def _append_all(self, batch: list[dict[str, Any]]) -> list[Entry]:
         for fields in batch:
             fields.setdefault("key_id", self.ring.current_id)
-        return store.append_all(self._engine, batch)
+        written = store.append_all(self._engine, batch)
+        for entry in written:
+            if entry.kind == RUN_START:
+                self._runs[entry.run_id] = entry
+            elif entry.kind == INTENT:
+                self._open[entry.seq] = entry
+            elif entry.kind == COMPLETION and entry.intent_seq is not None:
+                self._open.pop(entry.intent_seq, None)
+        return written
 
     def _subject_hashes(self, subjects: Sequence[str]) -> list[str]:
         if isinstance(subjects, str):
@@ -342,6 +356,8 @@ class Ledger:
 
     def _require_started(self, run_id: str) -> Entry:
         checks.token("run_id", run_id)
+        if run_id in self._runs:
+            return self._runs[run_id]
         found = store.read(
             self._engine, store.entries.c.run_id == run_id, store.entries.c.kind == RUN_START
         )
@@ -352,6 +368,8 @@ class Ledger:
     def _open_intent(self, seq: int) -> Entry:
         if isinstance(seq, bool) or not isinstance(seq, int):
             raise LedgerError(f"intent_seq: {seq!r} is not an entry number")
+        if seq in self._open:
+            return self._open[seq]
         found = store.read(self._engine, store.entries.c.seq == seq)
         if not found or found[0].kind != INTENT:
             raise LedgerError(f"intent_seq: entry {seq} is not an intent")
