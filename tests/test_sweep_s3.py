@@ -213,3 +213,48 @@ def test_the_run_segment_is_stored_write_once_and_verifies(
     )
     assert [line["entry_hash"] for line in lines] == [r["entry_hash"] for r in stored]
     assert {line["kind"] for line in lines} >= {"run-start", "intent", "completion", "run-end"}
+
+
+def test_a_key_s3_refuses_to_delete_is_a_failed_item_in_the_run_and_the_ledger(
+    prefect_harness, media, s3_client
+) -> None:
+    bucket = media["bucket"]
+    refused = "photos/old-three-versions.jpg"
+    s3_client.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                        "Resource": f"arn:aws:s3:::{bucket}/{refused}",
+                    }
+                ],
+            }
+        ),
+    )
+    before = listing(s3_client, bucket)
+
+    from flows.nightly_sweep import SweepFailed
+
+    with pytest.raises(SweepFailed) as failed:
+        sweep(media["policy"])
+    outcome = failed.value.summary.outcomes[0]
+    assert (outcome.deleted, outcome.failed, outcome.status) == (1, 1, "failed")
+    # Every version of the refused photo is still there, byte for byte.
+    after = listing(s3_client, bucket)
+    assert {kv: d for kv, d in after.items() if kv[0] == refused} == {
+        kv: d for kv, d in before.items() if kv[0] == refused
+    }
+    rows = query(
+        media["ledger"],
+        "SELECT failed, key_hashes FROM ledger_entries WHERE kind = 'completion' AND rule_id = :r",
+        r=RULE,
+    )
+    failures = [f for row in rows for f in json.loads(row["failed"])]
+    assert len(failures) == 1 and failures[0]["code"]
+    claimed = {h for row in rows for h in json.loads(row["key_hashes"])}
+    assert failures[0]["key_hash"] not in claimed  # never recorded as deleted
