@@ -18,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from retention.errors import PolicyError
+from retention.identity import KINDS as IDENTITY_KINDS
 from retention.policy import (
     Action,
     ColumnCondition,
@@ -141,6 +142,12 @@ def cross_check(policy: Policy) -> Iterator[tuple[str, str]]:
     for sname, system in policy.systems.items():
         for dname, ds in system.datasets.items():
             base = f"systems.{sname}.datasets.{dname}"
+            for kind in ds.identity_fields:
+                if kind not in IDENTITY_KINDS:
+                    yield (
+                        f"{base}.identity_fields.{kind}",
+                        f"unknown identity kind; use one of {', '.join(IDENTITY_KINDS)}",
+                    )
             for i, rel in enumerate(ds.relations):
                 if rel.child not in system.datasets:
                     yield f"{base}.relations[{i}].child", f"no dataset {rel.child!r} in {sname!r}"

@@ -59,6 +59,13 @@ def test_check_reports_the_policy_and_its_hash(env, capsys):
             "no dataset",
         ),
         (lambda d: d["rules"][0]["due"].update(where="status = 'x'"), "rules[0].due.where", "list"),
+        (
+            lambda d: d["systems"]["crm"]["datasets"]["contacts"]["identity_fields"].update(
+                mail="email"
+            ),
+            "systems.crm.datasets.contacts.identity_fields.mail",
+            "unknown identity kind",
+        ),
     ],
 )
 def test_a_malformed_policy_exits_2_naming_file_and_path(env, tmp_path, capsys, edit, path, words):
