@@ -123,11 +123,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    from flows.selection import select_rules
     from retention.policy_loader import load_policy
     from tasks.secrets import resolve_secret
 
-    # Validate before Prefect starts: a bad file fails in a second, with exit 2.
-    load_policy(args.policy, resolve=resolve_secret)
+    # Validate before Prefect starts: a bad file or rule fails at once, exit 2.
+    loaded = load_policy(args.policy, resolve=resolve_secret)
+    select_rules(loaded.policy, args.rules)
     from flows.nightly_sweep import SweepFailed, retention_sweep
     from retention.pipeline.outcome import render_table
 
