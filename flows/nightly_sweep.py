@@ -20,7 +20,7 @@ from retention.pipeline.outcome import RuleOutcome, RunSummary, render_table
 from retention.pipeline.plan import RulePlan
 from retention.policy import Rule
 from tasks import log_bridge
-from tasks.publish import publish_summary
+from tasks.publish import publish_plan, publish_summary
 from tasks.setup import close_systems, load_policy_task, open_ledger, open_systems
 from tasks.steps import apply_rule_task, plan_rule_task, recover_task
 
@@ -82,6 +82,7 @@ def retention_sweep(
             for plan, rule in zip(plans, selected, strict=True)
             if (reason := over_limits(plan, rule.limits or settings.limits))
         }
+        publish_plan(plans, waiting, dry_run)
         approver = approved_by
         if waiting and not dry_run and not approver and ask_approval:
             approver = ask_operator(waiting, plans, approval_timeout_s)

@@ -13,8 +13,32 @@ from prefect.cache_policies import NO_CACHE
 from retention.ledger import build_report
 from retention.logs import get_logger
 from retention.pipeline.outcome import RunSummary
+from retention.pipeline.plan import RulePlan
 
 log = get_logger("retention.publish")
+
+
+@task(name="publish-plan", cache_policy=NO_CACHE)
+def publish_plan(plans: list[RulePlan], waiting: dict[str, str], dry_run: bool) -> None:
+    """What the run will do, before it does it: the operator's view when
+    approving, and the whole result of a dry run."""
+    create_table_artifact(
+        key="retention-plan",
+        table=[
+            {
+                "rule": plan.rule_id,
+                "dataset": plan.qualified,
+                "action": plan.action,
+                "due": len(plan.due),
+                "kept_by_hold": len(plan.held),
+                "dataset_rows": plan.dataset_rows,
+                "share": f"{plan.share:.1%}",
+                "needs_approval": waiting.get(plan.rule_id, ""),
+            }
+            for plan in plans
+        ],
+        description="Plan of a dry run" if dry_run else "Plan, computed before any change",
+    )
 
 
 @task(name="publish-summary", cache_policy=NO_CACHE)
@@ -45,6 +69,7 @@ def export_segment_if_configured(ledger: Any, run_id: str) -> str | None:
     if not bucket:
         return None
     import boto3
+
     from connectors.ledger_export import export_segment
     from retention.ledger.segment import run_segment
 

@@ -55,6 +55,32 @@ def test_dry_run_changes_nothing_and_plans_every_rule(demo):
     assert planned["crm-web-visits"].due > 0
     assert planned["media-photos-five-years"].due > 0
     assert planned["crm-contact-after-cooperation"].held > 0
+    # The operator sees the same plan in the UI, with what needs approval.
+    table = {row["rule"]: row for row in plan_artifact(summary.run_id)}
+    assert table["crm-web-visits"]["due"] == planned["crm-web-visits"].due
+    assert "max_share" in table["crm-web-visits"]["needs_approval"]
+    assert table["crm-contractor-reports"]["needs_approval"] == ""
+
+
+def plan_artifact(run_id: str) -> list[dict]:
+    import json
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["retention-plan"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+            )
+        )
+    data = artifact.data
+    return json.loads(data) if isinstance(data, str) else data
 
 
 def test_without_approval_over_limit_rules_are_not_applied(demo):
