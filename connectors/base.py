@@ -63,6 +63,10 @@ class Connector(Protocol):
     def count(self, dataset: str) -> int:
         """How many records the dataset holds (for share limits)."""
 
+    def keys(self, dataset: str) -> Iterator[list[Key]]:
+        """Every record key the dataset still holds, a page at a time (crash
+        recovery hashes them to see which of an intent's keys remain)."""
+
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
         """Due records of the rule's dataset, in key order, a page at a time.
         Subject conditions have already been resolved to `in` conditions."""

@@ -63,6 +63,12 @@ class FolderConnector:
         ds, facts = self._dataset(dataset)
         return len(self._keys(ds, facts))
 
+    def keys(self, dataset: str) -> Iterator[list[Key]]:
+        ds, facts = self._dataset(dataset)
+        found: list[Key] = list(self._keys(ds, facts))
+        for start in range(0, len(found), self.batch_size):
+            yield found[start : start + self.batch_size]
+
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
         dataset = dataset_of_rule(self.name, self.system, rule)
         prepared = prepare_rule(rule, qualified=rule.dataset, policy=self.policy, now=now)

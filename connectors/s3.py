@@ -89,6 +89,20 @@ class S3Connector:
             total += sum(not is_sidecar(o["Key"], uses_sidecars) for o in page.get("Contents", []))
         return total
 
+    def keys(self, dataset: str) -> Iterator[list[Key]]:
+        """Keys with any version or delete marker left: an erased key has none."""
+        ds, facts = self._dataset(dataset)
+        uses_sidecars = facts.source == "sidecar"
+        last: str | None = None
+        for page in self.client.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=ds.prefix
+        ):
+            names = [e["Key"] for e in page.get("Versions", []) + page.get("DeleteMarkers", [])]
+            fresh = sorted({n for n in names if not is_sidecar(n, uses_sidecars)} - {last})
+            if fresh:
+                yield list(fresh)
+                last = fresh[-1]
+
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
         dataset = dataset_of_rule(self.name, self.system, rule)
         qualified = self._qualified(dataset)

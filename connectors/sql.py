@@ -65,6 +65,22 @@ class SqlConnector:
             query = sa.select(sa.func.count()).select_from(node.table)
             return int(conn.execute(query).scalar_one())
 
+    def keys(self, dataset: str) -> Iterator[list[Key]]:
+        node = self.graph().node(self._own_dataset(f"{self.name}.{dataset}"))
+        key = node.table.c[node.key]
+        last: Key | None = None
+        while True:
+            query = sa.select(key).order_by(key).limit(self.batch_size)
+            if last is not None:
+                query = query.where(key > last)
+            with self._reachable(), self.engine.connect() as conn:
+                page = list(conn.execute(query).scalars())
+            if page:
+                yield page
+            if len(page) < self.batch_size:
+                return
+            last = page[-1]
+
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
         graph = self.graph()
         dataset = self._own_dataset(rule.dataset)

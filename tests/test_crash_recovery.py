@@ -128,7 +128,8 @@ def run_sweep(env: dict[str, str], policy: Path, kill_after_intents: int | None)
     return None
 
 
-def test_sigkill_mid_batch_then_rerun_leaves_data_and_ledger_consistent(tmp_path):
+@pytest.mark.parametrize("meanwhile", ["nothing", "the rest is no longer due"])
+def test_sigkill_mid_batch_then_rerun_leaves_data_and_ledger_consistent(tmp_path, meanwhile):
     crm_url = f"sqlite:///{tmp_path / 'crm.db'}"
     make_crm(crm_url)
     policy = tmp_path / "policy.yaml"
@@ -147,12 +148,22 @@ def test_sigkill_mid_batch_then_rerun_leaves_data_and_ledger_consistent(tmp_path
     remaining = set(table_rows(crm_url, "contacts"))
     removed_by_killed_run = DUE + NOT_DUE - len(remaining)
     assert 0 < removed_by_killed_run < DUE, "the kill must land in the middle of the run"
+    if meanwhile != "nothing":
+        # E.g. the cooperation resumed: recovery must not claim rows still there
+        # merely because they are no longer due.
+        engine = sa.create_engine(crm_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE contacts SET ended_at = '2026-06-01 00:00:00'"))
+        engine.dispose()
 
     run_sweep(env, policy, kill_after_intents=None)
 
     contacts = table_rows(crm_url, "contacts")
-    assert set(contacts) == set(range(DUE + 1, DUE + NOT_DUE + 1))
-    assert set(table_rows(crm_url, "notes")) == set(range(DUE + 1, DUE + NOT_DUE + 1))
+    expected = set(range(DUE + 1, DUE + NOT_DUE + 1))
+    if meanwhile != "nothing":
+        expected = remaining
+    assert set(contacts) == expected
+    assert set(table_rows(crm_url, "notes")) == expected
 
     ledger = Ledger.open(
         env["RETENTION_LEDGER_URL"], keys={"k1": KEY.encode()}, current_key_id="k1"
@@ -165,7 +176,7 @@ def test_sigkill_mid_batch_then_rerun_leaves_data_and_ledger_consistent(tmp_path
             if entry.kind == "completion":
                 claimed.update(entry.key_hashes)
         existing = {ledger.hash(i) for i in contacts}
-        removed = {ledger.hash(i) for i in range(1, DUE + 1)}
+        removed = {ledger.hash(i) for i in range(1, DUE + NOT_DUE + 1)} - existing
         assert removed <= claimed, "a removed row has no completion entry"
         assert not (claimed & existing), "a completion claims a row that still exists"
         assert not ledger.unfinished_intents()

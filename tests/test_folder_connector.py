@@ -223,3 +223,12 @@ def test_an_empty_or_wildcard_subject_is_refused(album: Path, identities: dict[s
     with pytest.raises(IdentityError):
         connect(album).find_subject(identities)
     assert snapshot(album) == before
+
+
+def test_keys_lists_every_photo_left_and_not_the_erased_or_sidecars(album: Path) -> None:
+    conn = connect(album)
+    conn.apply("photos", DELETE, ["photos/2019/a.jpg"], now=NOW)
+    listed = [key for page in conn.keys("photos") for key in page]
+    assert listed == sorted(listed)
+    assert "photos/2019/a.jpg" not in listed and not any(k.endswith(".json") for k in listed)
+    assert {"photos/2019/b.jpg", "photos/2024/c.jpg", "photos/nosidecar/f.jpg"} <= set(listed)

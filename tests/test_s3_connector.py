@@ -635,3 +635,21 @@ def test_bad_input_is_refused_and_changes_nothing(
 
     assert set(all_versions(s3_client, bucket)) == {"photos/a.jpg"}
     assert conn.requests.total == 0
+
+
+def test_keys_lists_what_still_has_a_version_or_marker_and_not_what_was_erased(
+    s3_client, make_bucket: Callable[..., str], connect
+) -> None:
+    bucket = make_bucket(versioned=True)
+    meta = {"captured-at": OLD}
+    for key in ("photos/a.jpg", "photos/b.jpg", "photos/c.jpg", "other/x.jpg"):
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b"v1", Metadata=meta)
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b"v2", Metadata=meta)
+    s3_client.delete_object(Bucket=bucket, Key="photos/b.jpg")  # only hidden, not erased
+    conn = connect(system(bucket, {"source": "metadata", "names": {"captured_at": "captured-at"}}))
+
+    result = conn.apply("photos", DELETE, ["photos/c.jpg"], now=NOW)
+
+    assert result.done == ["photos/c.jpg"]
+    listed = [key for page in conn.keys("photos") for key in page]
+    assert listed == ["photos/a.jpg", "photos/b.jpg"]

@@ -1,20 +1,21 @@
 """Recover: finish the batches a killed run left between intent and completion.
 
 The ledger holds only keyed hashes of record keys, so recovery asks the store
-what is still there: it rescans the intent's rule and hashes the keys it
-finds. A scan returns only records the rule would still change (an
-anonymised row is no longer due), so the intent's keys that the scan no
-longer finds are exactly those the crashed batch changed; the completion
-claims those and nothing else. The rest is done by the run, as usual.
+what is still there: it hashes every key the dataset still holds and keeps
+those the intent named. For a delete, the intent's keys no longer held are
+exactly the ones the crashed batch removed. For an anonymisation, the keys
+still held that the rule's scan no longer finds (an anonymised row is no
+longer due) are the ones it changed. The completion claims those and
+nothing else; whatever is still due is done by the run, as usual.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, Key
 from retention.logs import get_logger
 from retention.pipeline.plan import resolve_subjects
 from retention.policy import Policy
@@ -41,22 +42,28 @@ def recover_unfinished(
             )
             continue
         connector = connectors[intent.system]
-        resolved = resolve_subjects(rule, connectors)
-        present: dict[str, Any] = {}
-        if resolved is not None:
-            for batch in connector.scan(resolved, now=now):
-                for key in [*batch.due, *(h.key for h in batch.held)]:
-                    digest = ledger.hash(key, key_id=intent.key_id)
-                    if digest in intent.key_hashes:
-                        present[digest] = key
-        done = [h for h in intent.key_hashes if h not in present]
-        ledger.complete_recovered(intent, done_hashes=done)
+        named = set(intent.key_hashes)
+        pages = connector.keys(intent.dataset)
+        held = _among(ledger, (k for page in pages for k in page), named, intent.key_id)
+        if intent.action == "delete":
+            done = named - held
+        else:
+            resolved = resolve_subjects(rule, connectors)
+            batches = connector.scan(resolved, now=now) if resolved is not None else iter(())
+            due = (k for batch in batches for k in [*batch.due, *(h.key for h in batch.held)])
+            done = held - _among(ledger, due, named, intent.key_id)
+        ledger.complete_recovered(intent, done_hashes=sorted(done))
         log.info(
             "intent recovered",
             seq=intent.seq,
             rule=intent.rule_id,
             claimed=len(done),
-            of=len(intent.key_hashes),
+            of=len(named),
         )
         finished += 1
     return finished
+
+
+def _among(ledger: Any, keys: Iterable[Key], named: set[str], key_id: str) -> set[str]:
+    """The hashes of `keys` that the intent named (hashed with its key)."""
+    return {h for h in (ledger.hash(k, key_id=key_id) for k in keys) if h in named}
