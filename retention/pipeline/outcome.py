@@ -62,6 +62,7 @@ class RunSummary:
             "cascaded",
             "kept_by_hold",
             "kept_by_lock",
+            "skipped",
             "failed",
         )
         rows = [o.as_row() for o in self.outcomes]
