@@ -63,6 +63,11 @@ class Connector(Protocol):
     def count(self, dataset: str) -> int:
         """How many records the dataset holds (for share limits)."""
 
+    def identities(self, dataset: str, keys: Sequence[Key]) -> list[str]:
+        """The identities (the dataset's identity_fields: emails, phones, ids)
+        these records hold, so the ledger can hash them and an operator can
+        later ask, with a person's email, whether they were erased."""
+
     def keys(self, dataset: str) -> Iterator[list[Key]]:
         """Every record key the dataset still holds, a page at a time (crash
         recovery hashes them to see which of an intent's keys remain)."""

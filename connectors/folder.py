@@ -25,6 +25,7 @@ from connectors.media_facts import (
     dataset_of_rule,
     decode_facts,
     find_subject_in,
+    identity_values,
     media_dataset,
     prepare_rule,
     recheck,
@@ -62,6 +63,13 @@ class FolderConnector:
     def count(self, dataset: str) -> int:
         ds, facts = self._dataset(dataset)
         return len(self._keys(ds, facts))
+
+    def identities(self, dataset: str, keys: Sequence[Key]) -> list[str]:
+        ds, facts = self._dataset(dataset)
+        wanted = set(ds.identity_fields.values())
+        if not wanted or not keys:
+            return []
+        return identity_values(ds, self._facts_for(dataset, facts, [str(k) for k in keys], wanted))
 
     def keys(self, dataset: str) -> Iterator[list[Key]]:
         ds, facts = self._dataset(dataset)

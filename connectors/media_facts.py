@@ -428,6 +428,19 @@ def find_subject_in(
     return found
 
 
+def identity_values(ds: Dataset, facts_by_key: Mapping[str, ItemFacts]) -> list[str]:
+    """Connector.identities over any media store: the values of the facts the
+    dataset declares as identity fields (e.g. subjects: CRM contact ids)."""
+    found: set[str] = set()
+    for facts in facts_by_key.values():
+        for fact in ds.identity_fields.values():
+            value = facts.get(fact)
+            for item in value if isinstance(value, list) else [value]:
+                if item is not None and str(item).strip():
+                    found.add(str(item).strip())
+    return sorted(found)
+
+
 # --- what both media connectors need to know of their system -------------------
 
 

@@ -26,6 +26,7 @@ from connectors.media_facts import (
     check_now,
     dataset_of_rule,
     find_subject_in,
+    identity_values,
     media_dataset,
     prepare_rule,
     recheck,
@@ -88,6 +89,20 @@ class S3Connector:
         ):
             total += sum(not is_sidecar(o["Key"], uses_sidecars) for o in page.get("Contents", []))
         return total
+
+    def identities(self, dataset: str, keys: Sequence[Key]) -> list[str]:
+        ds, facts = self._dataset(dataset)
+        wanted = set(ds.identity_fields.values())
+        if not wanted or not keys:
+            return []
+        names = [str(k) for k in keys]
+        # An index answers in one query; metadata and tags are read off each
+        # object's newest version (the scan read them the same way).
+        versions = (
+            {} if facts.source == "index" else versions_of_each(self.client, self.bucket, names)
+        )
+        known = self._facts_at_apply(dataset, facts, names, versions, wanted)
+        return identity_values(ds, known)
 
     def keys(self, dataset: str) -> Iterator[list[Key]]:
         """Keys with any version or delete marker left: an erased key has none."""

@@ -65,6 +65,23 @@ class SqlConnector:
             query = sa.select(sa.func.count()).select_from(node.table)
             return int(conn.execute(query).scalar_one())
 
+    def identities(self, dataset: str, keys: Sequence[Key]) -> list[str]:
+        graph = self.graph()
+        node = graph.node(dataset)
+        fields = self.system.datasets[dataset].identity_fields.values()
+        columns = [
+            column_of(node.table, c, graph.qualified(dataset)) for c in dict.fromkeys(fields)
+        ]
+        if not columns or not keys:
+            return []
+        key = node.table.c[node.key]
+        found: set[str] = set()
+        with self._reachable(), self.engine.connect() as conn:
+            for part in chunked(self._keys(dataset, keys), IN_LIST_SIZE):
+                for row in conn.execute(sa.select(*columns).where(one_of(conn, key, part))):
+                    found.update(str(v).strip() for v in row if v is not None and str(v).strip())
+        return sorted(found)
+
     def keys(self, dataset: str) -> Iterator[list[Key]]:
         node = self.graph().node(self._own_dataset(f"{self.name}.{dataset}"))
         key = node.table.c[node.key]

@@ -194,3 +194,29 @@ def test_second_run_finds_nothing_due(demo):
     again = sweep(approved_by="test-operator")
     busy = {o.rule_id: (o.due, o.deleted, o.anonymised) for o in again.outcomes if o.due}
     assert busy == {}
+
+
+def test_an_erased_persons_email_finds_when_and_where_with_the_key(demo, capsys):
+    from flows.cli import main
+
+    root, env = demo
+    crm = env["RETENTION_CRM_URL"]
+    cutoff = NAIVE_NOW.replace(year=NAIVE_NOW.year - 3)
+    former = [
+        r
+        for r in table_rows(crm, "contacts").values()
+        if r["relationship_status"] == "former" and r["cooperation_ended_at"] < cutoff
+    ]
+    active = next(
+        r for r in table_rows(crm, "contacts").values() if r["relationship_status"] == "customer"
+    )
+    sweep(approved_by="test-operator")
+    erased = next(r for r in former if r["id"] not in table_rows(crm, "contacts"))
+
+    assert main(["lookup", "--policy", POLICY, "--email", erased["email"].upper()]) == 0
+    out = capsys.readouterr().out
+    assert "crm.contacts" in out and "crm-contact-after-cooperation" in out
+    assert "intent" in out and "completion" in out and "delete" in out
+
+    assert main(["lookup", "--policy", POLICY, "--email", active["email"]]) == 0
+    assert "no ledger entry names this person" in capsys.readouterr().out

@@ -91,6 +91,8 @@ def _batches(
             dataset=plan.dataset,
             action=action.kind,
             keys=list(batch),
+            # Hashed by the ledger, so that a person's email later finds this batch.
+            subjects=connector.identities(plan.dataset, batch),
             approved_by=ctx.approved_by,
         )
 
