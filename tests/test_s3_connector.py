@@ -653,3 +653,21 @@ def test_keys_lists_what_still_has_a_version_or_marker_and_not_what_was_erased(
     assert result.done == ["photos/c.jpg"]
     listed = [key for page in conn.keys("photos") for key in page]
     assert listed == ["photos/a.jpg", "photos/b.jpg"]
+
+
+def test_identities_are_the_subjects_of_the_given_objects_only(
+    s3_client, make_bucket: Callable[..., str], connect
+) -> None:
+    bucket = make_bucket(versioned=True)
+    for key, subjects in (("photos/a.jpg", "101 102"), ("photos/b.jpg", "7"), ("photos/c.jpg", "")):
+        s3_client.put_object(
+            Bucket=bucket, Key=key, Body=b"x", Metadata={"captured-at": OLD, "subjects": subjects}
+        )
+    media = system(bucket, {"source": "metadata", "names": {"captured_at": "captured-at"}})
+    photos = media.datasets["photos"].model_copy(
+        update={"identity_fields": {"crm_contact_id": "subjects"}}
+    )
+    media = media.model_copy(update={"datasets": {"photos": photos}})
+    conn = connect(media)
+    assert conn.identities("photos", ["photos/a.jpg", "photos/c.jpg"]) == ["101", "102"]
+    assert conn.identities("photos", ["photos/b.jpg"]) == ["7"]
