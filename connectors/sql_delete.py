@@ -39,6 +39,12 @@ def delete_tree(
         if edge.detach:
             detached += _detach(conn, graph, edge, values)
             continue
+        if _is_leaf(graph, edge) and conn.dialect.delete_returning:
+            # One statement instead of select-then-delete: the child has no
+            # children of its own, and RETURNING names exactly what went.
+            gone = _delete_leaf_children(conn, graph, edge, values)
+            cascaded.setdefault(graph.qualified(edge.child), []).extend(gone)
+            continue
         children = _child_keys(conn, graph, edge, values)
         if edge.link is not None:
             _unlink(conn, edge, values)
@@ -63,6 +69,29 @@ def _parent_values(conn: sa.Connection, graph: Graph, edge: Edge, keys: Sequence
         query = sa.select(column).where(parents, column.is_not(None))
         values += conn.execute(query).scalars().all()
     return values
+
+
+def _is_leaf(graph: Graph, edge: Edge) -> bool:
+    return edge.link is None and not graph.children.get(edge.child)
+
+
+def _delete_leaf_children(
+    conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]
+) -> list[Key]:
+    child = graph.node(edge.child)
+    key = child.table.c[child.key]
+    gone: list[Key] = []
+    for part in chunked(values, IN_LIST_SIZE):
+        statement = (
+            sa.delete(child.table)
+            .where(
+                one_of(conn, child.table.c[edge.child_column or ""], part),
+                *discriminator_clauses(graph, edge, child.table),
+            )
+            .returning(key)
+        )
+        gone += conn.execute(statement).scalars().all()
+    return sorted(gone)
 
 
 def _child_keys(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]) -> list[Key]:

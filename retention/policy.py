@@ -344,7 +344,9 @@ class System(Strict):
 
 
 class Settings(Strict):
-    batch_size: int = Field(default=500, ge=1, le=10_000)
+    # 1,000: one S3 DeleteObjects call, and large enough that the per-batch
+    # ledger commit stays a small share of a batch's time.
+    batch_size: int = Field(default=1000, ge=1, le=10_000)
     limits: Limits = Limits()
     hash_key: SecretRef = SecretRef(env="RETENTION_HASH_KEY")
     hash_key_id: str = Field(default="k1", min_length=1, description="stored with each entry")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,14 +84,22 @@ class KeyRing:
             ) from None
 
     def hash(self, value: object, key_id: str | None = None) -> str:
+        return self.hash_many([value], key_id)[0]
+
+    def hash_many(self, values: Iterable[object], key_id: str | None = None) -> list[str]:
+        """Hashes of many values with one key: a sweep hashes every key it
+        removes, so the keyed state is built once per key and copied."""
         key_id = key_id or self.current_id
         keyed = self._keyed.get(key_id)
         if keyed is None:
-            # The keyed state is built once per key: a sweep hashes every key it removes.
             keyed = self._keyed[key_id] = hmac.new(self.secret(key_id), digestmod=hashlib.sha256)
-        digest = keyed.copy()
-        digest.update(canonical_text(value).encode())
-        return digest.hexdigest()
+        fresh = keyed.copy
+        out: list[str] = []
+        for value in values:
+            digest = fresh()
+            digest.update(canonical_text(value).encode())
+            out.append(digest.hexdigest())
+        return out
 
     def hash_all_keys(self, value: object) -> dict[str, str]:
         """key id -> hash of value: how a lookup reaches entries of every key."""

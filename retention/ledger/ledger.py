@@ -133,7 +133,7 @@ class Ledger:
         if not keys:
             raise LedgerError("keys: empty; an intent names the keys it is about to change")
         self._require_started(run_id)
-        key_hashes = [self.ring.hash(key) for key in keys]
+        key_hashes = self.ring.hash_many(keys)
         if len(set(key_hashes)) != len(key_hashes):
             raise LedgerError("keys: the same key is named twice in one intent")
         return dict(
@@ -170,7 +170,7 @@ class Ledger:
         anything. Returns the next intent's seq."""
         intent = self._open_intent(intent_seq)
         key_id = intent.key_id
-        done_hashes = [self.ring.hash(key, key_id) for key in done]
+        done_hashes = self.ring.hash_many(done, key_id)
         kept_records = [
             KeptRecord(
                 key_hash=self.ring.hash(held.key, key_id),
@@ -196,9 +196,7 @@ class Ledger:
             count=len(done_hashes),
             key_hashes=done_hashes,
             cascaded_hashes={
-                checks.dataset("cascaded dataset", child): [
-                    self.ring.hash(key, key_id) for key in keys
-                ]
+                checks.dataset("cascaded dataset", child): self.ring.hash_many(keys, key_id)
                 for child, keys in cascaded.items()
             },
             kept=kept_records,
@@ -343,7 +341,7 @@ class Ledger:
     def _subject_hashes(self, subjects: Sequence[str]) -> list[str]:
         if isinstance(subjects, str):
             raise LedgerError("subjects: give a list of identities, not one string")
-        return sorted({self.ring.hash(subject) for subject in subjects})
+        return sorted(set(self.ring.hash_many(subjects)))
 
     def _has(self, run_id: str, kind: str) -> bool:
         with self._engine.connect() as conn:
