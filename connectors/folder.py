@@ -20,8 +20,6 @@ from connectors.media_facts import (
     FactValue,
     ItemFacts,
     MediaInputError,
-    check_action,
-    check_now,
     dataset_of_rule,
     decode_facts,
     find_subject_in,
@@ -33,7 +31,7 @@ from connectors.media_facts import (
     subject_values_of,
 )
 from connectors.media_index import FactIndex, open_fact_indexes
-from connectors.media_keys import SIDECAR_SUFFIX, checked_keys, is_sidecar, sidecar_of
+from connectors.media_keys import SIDECAR_SUFFIX, is_sidecar, keys_to_apply, sidecar_of
 from retention.errors import ConnectionFailed
 from retention.logs import get_logger
 from retention.policy import Action, Condition, Dataset, Facts, Policy, Rule, Scalar, System
@@ -101,10 +99,7 @@ class FolderConnector:
         rule: Rule | None = None,
     ) -> ApplyResult:
         ds, facts = self._dataset(dataset)
-        check_action(action)
-        check_now(now)
-        assert ds.prefix is not None
-        wanted = checked_keys(keys, prefix=ds.prefix, uses_sidecars=facts.source == "sidecar")
+        wanted = keys_to_apply(ds, facts, action, keys, now)
         paths = {str(key): self._path(str(key), i) for i, key in enumerate(keys)}
         result = ApplyResult()
         if rule is not None:

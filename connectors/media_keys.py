@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from connectors.base import Key
-from connectors.media_facts import MediaInputError
+from connectors.media_facts import MediaInputError, check_action, check_now
+from retention.policy import Action, Dataset, Facts
 
 SIDECAR_SUFFIX = ".json"
 
@@ -37,3 +39,14 @@ def checked_keys(keys: Sequence[Key], *, prefix: str, uses_sidecars: bool) -> li
                 "a sidecar is removed with its media item"
             )
     return sorted({str(k) for k in keys})
+
+
+def keys_to_apply(
+    ds: Dataset, facts: Facts, action: Action, keys: Sequence[Key], now: datetime
+) -> list[str]:
+    """The start of every media apply: a delete, at an aware time, of keys
+    that are media items of this dataset (no sidecars, nothing outside it)."""
+    check_action(action)
+    check_now(now)
+    assert ds.prefix is not None
+    return checked_keys(keys, prefix=ds.prefix, uses_sidecars=facts.source == "sidecar")

@@ -22,8 +22,6 @@ from connectors.media_facts import (
     FactValue,
     ItemFacts,
     MediaInputError,
-    check_action,
-    check_now,
     dataset_of_rule,
     find_subject_in,
     identity_values,
@@ -34,7 +32,7 @@ from connectors.media_facts import (
     subject_values_of,
 )
 from connectors.media_index import FactIndex, open_fact_indexes
-from connectors.media_keys import checked_keys, is_sidecar, sidecar_of
+from connectors.media_keys import is_sidecar, keys_to_apply, sidecar_of
 from connectors.s3_client import RequestCounter, build_s3_client
 from connectors.s3_cursor import Listed, VersionCursor
 from connectors.s3_delete import Pair, delete_pairs
@@ -167,11 +165,9 @@ class S3Connector:
         rule: Rule | None = None,
     ) -> ApplyResult:
         ds, facts = self._dataset(dataset)
-        check_action(action)
-        check_now(now)
+        wanted = keys_to_apply(ds, facts, action, keys, now)
         assert ds.prefix is not None
         uses_sidecars = facts.source == "sidecar"
-        wanted = checked_keys(keys, prefix=ds.prefix, uses_sidecars=uses_sidecars)
         prepared = (
             prepare_rule(rule, qualified=self._qualified(dataset), policy=self.policy, now=now)
             if rule is not None
