@@ -4,6 +4,7 @@ guard (approval) -> apply in batches with evidence -> summary."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -93,7 +94,7 @@ def retention_sweep(
             elif plan.rule_id in waiting and not approver:
                 outcome = _unapplied(plan, "not-approved", waiting[plan.rule_id])
             else:
-                rule_ctx = ctx if plan.rule_id not in waiting else _approved(ctx, approver)
+                rule_ctx = replace(ctx, approved_by=approver) if plan.rule_id in waiting else ctx
                 outcome = _apply_or_fail(plan, rule, connectors, ledger, rule_ctx)
             summary.outcomes.append(outcome)
         if ledger is not None:
@@ -112,8 +113,9 @@ def retention_sweep(
 def _apply_or_fail(
     plan: RulePlan, rule: Rule, connectors: dict[str, Connector], ledger: Any, ctx: RunContext
 ) -> RuleOutcome:
-    """One rule's failure (a store gone away mid-run) must not stop the others;
-    its batch rolled back and the ledger says so."""
+    """apply_plan reports a failing batch in the outcome; this catches what
+    fails around the batches (e.g. a store gone before the first), so one
+    rule's failure never stops the others."""
     try:
         return apply_rule_task(plan, rule, connectors, ledger, ctx)
     except Exception as exc:  # noqa: BLE001 - reported per rule, run marked failed
@@ -132,12 +134,6 @@ def _unapplied(plan: RulePlan, status: str, note: str = "") -> RuleOutcome:
         held=len(plan.held),
         status=status,
         note=note or plan.note,
-    )
-
-
-def _approved(ctx: RunContext, approver: str | None) -> RunContext:
-    return RunContext(
-        ctx.run_id, ctx.policy_hash, ctx.policy_name, ctx.now, ctx.batch_size, approved_by=approver
     )
 
 

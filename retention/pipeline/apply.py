@@ -46,29 +46,50 @@ def apply_plan(
     outcome.held = len(plan.held)
     started = time.monotonic()
     connector = connectors[plan.system]
-    # The re-check at apply time must see the same resolved subjects as the plan.
-    checked = resolve_subjects(rule, connectors) if plan.due else None
-    if plan.due and checked is not None:
-        for result in _batches(plan, rule.action, plan.due, connector, ledger, ctx, checked):
-            _count(outcome, rule.action.kind, result)
-    if plan.held:
-        if rule.when_held == "anonymise" and rule.held_action is not None:
+    anonymise_held = rule.when_held == "anonymise" and rule.held_action is not None
+    to_do = len(plan.due) + (len(plan.held) if anonymise_held else 0)
+    seen = 0
+    try:
+        # The re-check at apply time must see the same resolved subjects as the plan.
+        checked = resolve_subjects(rule, connectors) if plan.due else None
+        if plan.due and checked is None:
+            outcome.skipped += len(plan.due)  # no subject matches any more: nothing is due
+            seen += len(plan.due)
+        elif plan.due:
+            for result in _batches(plan, rule.action, plan.due, connector, ledger, ctx, checked):
+                _count(outcome, rule.action.kind, result)
+                seen += _size(result)
+        if plan.held and anonymise_held:
+            assert rule.held_action is not None
             keys = [h.key for h in plan.held]
             for result in _batches(plan, rule.held_action, keys, connector, ledger, ctx, None):
                 outcome.held_anonymised += len(result.done)
                 outcome.failed += len(result.failed)
                 outcome.failures += [reason for _, reason in result.failed][:5]
-        ledger.record_kept(
-            run_id=ctx.run_id,
-            policy_hash=ctx.policy_hash,
-            rule_id=plan.rule_id,
-            system=plan.system,
-            dataset=plan.dataset,
-            held=plan.held,
-        )
+                seen += _size(result)
+        if plan.held:
+            ledger.record_kept(
+                run_id=ctx.run_id,
+                policy_hash=ctx.policy_hash,
+                rule_id=plan.rule_id,
+                system=plan.system,
+                dataset=plan.dataset,
+                held=plan.held,
+            )
+    except Exception as exc:  # noqa: BLE001 - reported in the outcome; other rules go on
+        # The failing batch rolled back and its completion says so; the
+        # batches after it never ran. What was done before it stays counted.
+        log.error("rule failed", rule=plan.rule_id, error=type(exc).__name__)
+        outcome.failed += max(to_do - seen, 0)
+        outcome.note = f"{type(exc).__name__}: {exc}"[:300]
     outcome.seconds = round(time.monotonic() - started, 3)
     outcome.status = "failed" if outcome.failed else "done"
     return outcome
+
+
+def _size(result: ApplyResult) -> int:
+    """How many of a batch's keys the result accounts for."""
+    return len(result.done) + len(result.kept) + len(result.failed) + len(result.skipped)
 
 
 def _batches(
