@@ -19,7 +19,7 @@ test: $(BIN)/retention
 
 lint: $(BIN)/retention
 	$(BIN)/ruff check .
-	$(BIN)/mypy retention connectors tasks flows
+	$(BIN)/mypy retention connectors tasks flows bench tests deployments
 
 bench: $(BIN)/retention
 	$(BIN)/python bench/sql_sweep.py --rows 100000

@@ -5,6 +5,7 @@ deployments as it shuts down)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prefect import serve
 from prefect.schedules import Cron
@@ -17,7 +18,7 @@ POLICY = str(Path(__file__).resolve().parent.parent / DEFAULT_POLICY)
 APPROVAL_TIMEOUT_S = 6 * 3600  # as in prefect.yaml: an operator has until morning
 
 if __name__ == "__main__":
-    serve(
+    deployments: list[Any] = [
         retention_sweep.to_deployment(
             name="nightly",
             parameters={
@@ -33,4 +34,5 @@ if __name__ == "__main__":
         verify_ledger.to_deployment(
             name="verify-ledger", schedules=[Cron("30 6 * * *", timezone="Europe/Helsinki")]
         ),
-    )
+    ]
+    serve(*deployments)

@@ -3,7 +3,9 @@ the chain stays whole and each intent still names exactly its keys."""
 
 from __future__ import annotations
 
+from connectors.base import Key
 from retention.ledger import Ledger
+from retention.ledger.ledger import IntentArgs
 from tests.test_ledger_helpers import K1, POLICY_HASH, RUN
 
 
@@ -12,17 +14,21 @@ def test_completion_with_next_intent_chains_both_and_verifies(tmp_path):
     ledger.begin_run(
         run_id=RUN, policy_hash=POLICY_HASH, policy_name="p", trigger="manual", dry_run=False
     )
-    common = dict(
-        run_id=RUN,
-        policy_hash=POLICY_HASH,
-        rule_id="r",
-        system="crm",
-        dataset="contacts",
-        action="delete",
-    )
-    first = ledger.record_intent(**common, keys=[1, 2])
+
+    def intent(keys: list[Key]) -> IntentArgs:
+        return IntentArgs(
+            run_id=RUN,
+            policy_hash=POLICY_HASH,
+            rule_id="r",
+            system="crm",
+            dataset="contacts",
+            action="delete",
+            keys=keys,
+        )
+
+    first = ledger.record_intent(**intent([1, 2]))
     second = ledger.record_completion(
-        first, done=[1, 2], cascaded={}, kept=[], failed=[], next_intent=dict(**common, keys=[3])
+        first, done=[1, 2], cascaded={}, kept=[], failed=[], next_intent=intent([3])
     )
     assert second is not None and second == first + 2
     last = ledger.record_completion(second, done=[3], cascaded={}, kept=[], failed=[])

@@ -106,7 +106,7 @@ def sweep(conn: S3Connector, rule: Rule) -> tuple[list[str], list[Any]]:
     for batch in conn.scan(rule, now=NOW):
         result = conn.apply("photos", DELETE, batch.due, now=NOW, rule=rule)
         assert not result.failed
-        done += result.done
+        done += [str(k) for k in result.done]
         kept += result.kept + batch.held
     return done, kept
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import SecretStr
 
 from retention.policy import SecretRef
 from tasks.secrets import resolve_secret
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.prefect
 def test_a_secret_block_resolves_and_a_missing_one_is_reported(prefect_harness, monkeypatch):
     from prefect.blocks.system import Secret
 
-    Secret(value="postgresql+psycopg://crm@db/crm").save("crm-url-test", overwrite=True)
+    Secret(value=SecretStr("postgresql+psycopg://crm@db/crm")).save("crm-url-test", overwrite=True)
     assert resolve_secret(SecretRef(block="crm-url-test")) == "postgresql+psycopg://crm@db/crm"
     assert resolve_secret(SecretRef(block="no-such-block")) is None
     monkeypatch.setenv("SOME_URL", "sqlite:///x.db")
@@ -29,7 +30,9 @@ def test_an_aws_credentials_block_gives_the_s3_session(prefect_harness, make_buc
 
     bucket = make_bucket()
     AwsCredentials(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-north-1"
+        aws_access_key_id="testing",
+        aws_secret_access_key=SecretStr("testing"),
+        region_name="eu-north-1",
     ).save("media-aws-test", overwrite=True)
     system = System.model_validate(
         {

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 import pytest
 
@@ -62,7 +64,7 @@ def test_dry_run_changes_nothing_and_plans_every_rule(demo):
     assert table["crm-contractor-reports"]["needs_approval"] == ""
 
 
-def plan_artifact(run_id: str) -> list[dict]:
+def plan_artifact(run_id: str) -> Any:
     import json
 
     from prefect.client.orchestration import get_client
@@ -76,7 +78,7 @@ def plan_artifact(run_id: str) -> list[dict]:
         (artifact,) = client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=["retention-plan"]),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(run_id)]),
             )
         )
     data = artifact.data
@@ -164,9 +166,9 @@ def test_sweep_removes_exactly_what_is_due(demo):
         now_user = after["ticketing"]["users"][uid]
         assert now_user["full_name"] != user["full_name"] and now_user["role"] == user["role"]
     for ticket in after["ticketing"]["tickets"].values():
-        user = deregistered.get(ticket["requester_id"])
-        if user is None:
+        if ticket["requester_id"] not in deregistered:
             continue
+        user = deregistered[ticket["requester_id"]]
         for text in (ticket["subject"], ticket["body"]):
             assert user["full_name"].lower() not in (text or "").lower()
             assert user["email"].lower() not in (text or "").lower()
