@@ -4,6 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The per-rule counts, in the order the summary shows them.
+COUNTS = (
+    "due",
+    "deleted",
+    "anonymised",
+    "cascaded",
+    "kept_by_hold",
+    "kept_by_lock",
+    "skipped",
+    "failed",
+)
+
 
 @dataclass
 class RuleOutcome:
@@ -55,18 +67,8 @@ class RunSummary:
         return not any(o.failed or o.status == "failed" for o in self.outcomes)
 
     def totals(self) -> dict[str, int]:
-        keys = (
-            "due",
-            "deleted",
-            "anonymised",
-            "cascaded",
-            "kept_by_hold",
-            "kept_by_lock",
-            "skipped",
-            "failed",
-        )
         rows = [o.as_row() for o in self.outcomes]
-        return {k: sum(int(r[k]) for r in rows) for k in keys}  # type: ignore[call-overload]
+        return {k: sum(int(r[k]) for r in rows) for k in COUNTS}  # type: ignore[call-overload]
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -83,19 +85,7 @@ class RunSummary:
 def render_table(summary: RunSummary) -> str:
     """A plain text table for the console."""
     rows = [o.as_row() for o in summary.outcomes]
-    columns = [
-        "rule",
-        "dataset",
-        "due",
-        "deleted",
-        "anonymised",
-        "cascaded",
-        "kept_by_hold",
-        "kept_by_lock",
-        "skipped",
-        "failed",
-        "status",
-    ]
+    columns = ["rule", "dataset", *COUNTS, "status"]
     cells = [[str(r[c]) for c in columns] for r in rows]
     totals = summary.totals()
     cells.append(["TOTAL", ""] + [str(totals.get(c, "")) for c in columns[2:-1]] + [""])
