@@ -7,7 +7,7 @@ real store for another. Connectors know nothing of Prefect or the ledger.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -33,6 +33,9 @@ class ScanBatch:
     dataset: str  # qualified: system.dataset
     due: list[Key] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
+    # Records the rule would judge but whose clock is unknown (NULL, missing
+    # fact): never acted on, always counted, so nobody mistakes them for kept.
+    undated: int = 0
 
 
 @dataclass
@@ -54,6 +57,25 @@ class ApplyResult:
             self.cascaded.setdefault(name, []).extend(keys)
 
 
+@dataclass
+class Prepared:
+    """What a batch is about to make durable, told to the ledger as its intent
+    before the change can no longer be undone: an SQL store calls `record`
+    inside its transaction, after the statements and before the commit; a
+    store without transactions (S3, a folder) before its first delete.
+
+    Recovery compares it with the store, key by key: a deleted key is gone;
+    an anonymised key's current image equals `images[key]`."""
+
+    changes: list[Key] = field(default_factory=list)  # deleted or anonymised
+    cascaded: dict[str, list[Key]] = field(default_factory=dict)  # child dataset -> keys
+    images: dict[Key, str] = field(default_factory=dict)  # anonymise: canonical after-image
+
+
+# Writes the intent; raising stops the batch before anything is durable.
+RecordIntent = Callable[[Prepared], None]
+
+
 class Connector(Protocol):
     name: str  # the system's name in the policy
 
@@ -72,6 +94,11 @@ class Connector(Protocol):
         """Every record key the dataset still holds, a page at a time (crash
         recovery hashes them to see which of an intent's keys remain)."""
 
+    def images(self, dataset: str, columns: Sequence[str]) -> Iterator[list[tuple[Key, str]]]:
+        """Every record still held, with the canonical image of `columns` (the
+        form Prepared.images uses), a page at a time: recovery's per-key test
+        of whether an anonymisation was committed."""
+
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
         """Due records of the rule's dataset, in key order, a page at a time.
         Subject conditions have already been resolved to `in` conditions."""
@@ -87,10 +114,13 @@ class Connector(Protocol):
         *,
         now: datetime,
         rule: Rule | None = None,
+        record: RecordIntent | None = None,
     ) -> ApplyResult:
         """Delete or anonymise `keys` in one transaction (where the store has
         them). With `rule`, a key that no longer matches its due condition is
-        skipped, not changed."""
+        skipped, not changed. With `record`, call it once with what the batch
+        will change before any change is durable (not at all if nothing will
+        change); if it raises, change nothing."""
 
     def find_subject(self, identities: Mapping[str, Sequence[str]]) -> dict[str, list[Key]]:
         """Keys, per dataset, of records that hold one of these identities

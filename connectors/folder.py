@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from connectors.base import ApplyResult, Key, ScanBatch
+from connectors.base import ApplyResult, Key, Prepared, RecordIntent, ScanBatch
 from connectors.media_facts import (
     FactValue,
     ItemFacts,
@@ -69,6 +69,11 @@ class FolderConnector:
             return []
         return identity_values(ds, self._facts_for(dataset, facts, [str(k) for k in keys], wanted))
 
+    def images(self, dataset: str, columns: Sequence[str]) -> Iterator[list[tuple[Key, str]]]:
+        # Media items are only ever deleted: presence is their whole image.
+        for page in self.keys(dataset):
+            yield [(key, "") for key in page]
+
     def keys(self, dataset: str) -> Iterator[list[Key]]:
         ds, facts = self._dataset(dataset)
         found: list[Key] = list(self._keys(ds, facts))
@@ -97,6 +102,7 @@ class FolderConnector:
         *,
         now: datetime,
         rule: Rule | None = None,
+        record: RecordIntent | None = None,
     ) -> ApplyResult:
         ds, facts = self._dataset(dataset)
         wanted = keys_to_apply(ds, facts, action, keys, now)
@@ -110,6 +116,8 @@ class FolderConnector:
             result.kept += verdict.kept
             result.skipped += verdict.skipped
             wanted = verdict.still_due
+        if wanted and record is not None:
+            record(Prepared(changes=list(wanted)))
         for key in wanted:
             self._erase(key, paths[key], facts.source == "sidecar", result)
         log.debug(

@@ -199,7 +199,9 @@ def judge(key: str, facts: ItemFacts, rule: MediaRule) -> Judgement:
     if rule.clock is not None and rule.cutoff is not None:
         clock = parse_instant(facts.get(rule.clock))
         if clock is None:
-            return Judgement(due=False, clock_missing=True)
+            # Unknown is never silently kept: counted as undated when the rest matches.
+            matches = all(condition_matches(c, facts) for c in rule.where)
+            return Judgement(due=False, clock_missing=matches)
         if not clock < rule.cutoff:
             return NOT_DUE
     if not all(condition_matches(c, facts) for c in rule.where):
@@ -307,6 +309,7 @@ def scan_batches(
         tally.examined += 1
         page.examined += 1
         tally.clock_missing += verdict.clock_missing
+        page.batch.undated += verdict.clock_missing
         if verdict.due and verdict.held is not None:
             page.batch.held.append(verdict.held)
             tally.held += 1
@@ -317,7 +320,7 @@ def scan_batches(
             _log_page(log, rule, qualified, page, tally)
             yield page.batch
             page = _Page(ScanBatch(dataset=qualified))
-    if page.batch.due or page.batch.held:
+    if page.batch.due or page.batch.held or page.batch.undated:
         _log_page(log, rule, qualified, page, tally)
         yield page.batch
     if tally.clock_missing:

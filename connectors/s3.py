@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.base import ApplyResult, Held, Key, ScanBatch
+from connectors.base import ApplyResult, Held, Key, Prepared, RecordIntent, ScanBatch
 from connectors.media_facts import (
     FactValue,
     ItemFacts,
@@ -102,6 +102,11 @@ class S3Connector:
         known = self._facts_at_apply(dataset, facts, names, versions, wanted)
         return identity_values(ds, known)
 
+    def images(self, dataset: str, columns: Sequence[str]) -> Iterator[list[tuple[Key, str]]]:
+        # Media items are only ever deleted: presence is their whole image.
+        for page in self.keys(dataset):
+            yield [(key, "") for key in page]
+
     def keys(self, dataset: str) -> Iterator[list[Key]]:
         """Keys with any version or delete marker left: an erased key has none."""
         ds, facts = self._dataset(dataset)
@@ -129,7 +134,7 @@ class S3Connector:
             return
         for batch in batches:
             stored = self._only_stored(dataset, batch)
-            if stored.due or stored.held:
+            if stored.due or stored.held or stored.undated:
                 yield stored
 
     def _only_stored(self, dataset: str, batch: ScanBatch) -> ScanBatch:
@@ -138,6 +143,8 @@ class S3Connector:
         ds, _ = self._dataset(dataset)
         assert ds.prefix is not None
         keys = sorted({str(k) for k in batch.due} | {str(h.key) for h in batch.held})
+        if not keys:
+            return batch
         listed = self._versions(ds.prefix, keys)
         versions = listed.versions
         self._recent.remember(keys, versions, listed_at=listed.listed_at)
@@ -147,6 +154,7 @@ class S3Connector:
             dataset=batch.dataset,
             due=[k for k in batch.due if k in stored],
             held=[h for h in batch.held if h.key in stored],
+            undated=batch.undated,
         )
 
     def subject_values(self, dataset: str, column: str, where: Sequence[Condition]) -> set[Scalar]:
@@ -163,6 +171,7 @@ class S3Connector:
         *,
         now: datetime,
         rule: Rule | None = None,
+        record: RecordIntent | None = None,
     ) -> ApplyResult:
         ds, facts = self._dataset(dataset)
         wanted = keys_to_apply(ds, facts, action, keys, now)
@@ -189,6 +198,8 @@ class S3Connector:
             k for k in wanted if versions.get(k) or uploads.get(k) or versions.get(sidecar_of(k))
         ]
         result.skipped += [k for k in wanted if k not in set(present)]
+        if present and record is not None:
+            record(Prepared(changes=list(present)))
         self._erase(present, versions, uploads, uses_sidecars, now, result)
         log.debug(
             "s3.apply.batch",
