@@ -1,8 +1,11 @@
 """Find a subject's rows by exact identity match, never by pattern.
 
-Emails compare case-insensitively (lower() on the column; validate() has
-lowered the value). Phones compare digits only: the column's usual
-punctuation is removed with nested replace(), which all three dialects have.
+Values arrive normalised by retention.identity (the one normaliser). Emails
+compare trimmed and lower-cased on the column too, so one address matches in
+any case on SQLite, PostgreSQL and MariaDB alike (whatever the collation).
+Phones compare digits only: the column's usual punctuation is removed with
+nested replace(), which all three dialects have, and the number is offered in
+each digit form a stored spelling reduces to (+CC..., 00CC..., trunk 0...).
 Other kinds compare exactly; a value that cannot be of the column's type
 (an id with letters for an integer column) matches nothing.
 """
@@ -18,6 +21,7 @@ from connectors.base import Key
 from connectors.sql_graph import Graph
 from connectors.sql_reflect import column_of
 from connectors.sql_values import coerce_or_none
+from retention import identity
 from retention.policy import System
 
 PHONE_PUNCTUATION = (" ", "-", "(", ")", ".", "/", "+")
@@ -35,9 +39,10 @@ def identity_clause(
 ) -> sa.ColumnElement[bool] | None:
     """The match for one identity kind, or None when no value can match."""
     if kind == "email":
-        return sa.func.lower(column).in_([v.lower() for v in values])
+        return sa.func.lower(sa.func.trim(column)).in_([identity.email(v) for v in values])
     if kind == "phone":
-        return digits_only(column).in_([v.lstrip("+") for v in values])
+        forms = {form for v in values for form in identity.parse_phone(v).digit_forms()}
+        return digits_only(column).in_(sorted(forms))
     usable = [c for c in (coerce_or_none(v, column) for v in values) if c is not None]
     return column.in_(usable) if usable else None
 

@@ -1,16 +1,130 @@
-"""Subject identities: validated before any query, so that an empty or
-wildcard identity can never match everyone."""
+"""Subject identities: the one place an identity is normalised.
+
+Matching (connectors), hashing (the ledger), lookup and redaction all call
+these functions, so one person written as `+358 40 123 4567`, `040-1234567`
+or `MATTI@X.FI ` is one identity everywhere. Everything is validated before
+any query, so that an empty or wildcard identity can never match everyone.
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import phonenumbers
 
 from retention.errors import IdentityError
 
 KINDS = ("email", "phone", "name", "crm_contact_id", "ticketing_user_id")
+DEFAULT_REGION = "FI"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WILDCARDS = re.compile(r"[*%?_\[\]]|\.\*")
+# What a phone number may be written with; anything else (letters, wildcards)
+# makes the text something other than one number.
+_PHONE_TEXT = re.compile(r"[\d\s\-().+/]+")
+_FULL_NAME = re.compile(r"[^\W\d_]+(?:[ '\-][^\W\d_]+)+")
+# The region a number written without a country code belongs to. The policy
+# sets it (settings.phone_region) when it is loaded: the ledger hashes
+# identities without knowing the policy, and a sweep and a lookup both load
+# the policy first, so both hash with the same region.
+_region = DEFAULT_REGION
+
+
+def set_default_region(region: str) -> None:
+    global _region
+    _region = check_region(region)
+
+
+def default_region() -> str:
+    return _region
+
+
+def check_region(region: str) -> str:
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise IdentityError(
+            f"phone region {region!r} is not a two-letter region phonenumbers knows (e.g. FI, SE)"
+        )
+    return region
+
+
+def email(value: str) -> str:
+    """Trimmed and case-folded: the case of an address never names another person."""
+    text = value.strip()
+    if "*" in text or "%" in text or _WILDCARDS.search(text.split("@")[0].replace("_", "")):
+        raise IdentityError(f"email: {text!r} contains a wildcard; give one exact address")
+    if not _EMAIL.match(text):
+        raise IdentityError(f"email: {text!r} is not an email address")
+    return text.casefold()
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A parsed number: E.164, its parts, and whether a country code was written."""
+
+    e164: str
+    country_code: int
+    national: str
+    international_written: bool
+
+    def digit_forms(self) -> list[str]:
+        """The digits a stored spelling of this number reduces to: +CC..., 00CC..., 0..."""
+        national = phonenumbers.format_number(
+            phonenumbers.parse(self.e164), phonenumbers.PhoneNumberFormat.NATIONAL
+        )
+        forms = {self.e164[1:], "00" + self.e164[1:], re.sub(r"\D", "", national)}
+        return sorted(forms)
+
+
+def parse_phone(value: str, region: str | None = None) -> Phone:
+    """The number in `value` (any spacing, +CC, 00CC or trunk 0), or IdentityError."""
+    text = value.strip()
+    if not _PHONE_TEXT.fullmatch(text) or sum(c.isdigit() for c in text) < 6:
+        raise IdentityError(f"phone: {text!r} is not a phone number")
+    try:
+        number = phonenumbers.parse(text, region or _region, keep_raw_input=True)
+    except phonenumbers.NumberParseException as exc:
+        raise IdentityError(f"phone: {text!r} is not a phone number ({exc._msg})") from None
+    if not phonenumbers.is_possible_number(number):
+        raise IdentityError(f"phone: {text!r} is not a possible phone number")
+    source = phonenumbers.CountryCodeSource
+    return Phone(
+        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        country_code=int(number.country_code or 0),
+        national=phonenumbers.national_significant_number(number),
+        international_written=number.country_code_source != source.FROM_DEFAULT_COUNTRY,
+    )
+
+
+def phone(value: str, region: str | None = None) -> str:
+    """E.164, e.g. `+358401234567`, reading a national number in `region`."""
+    return parse_phone(value, region).e164
+
+
+def looks_like_phone(text: str) -> bool:
+    """Written as a phone number is: a leading +, 00 or trunk 0 and phone characters.
+    A bare run of digits is an id, not a number."""
+    stripped = text.strip().lstrip("(")
+    return bool(_PHONE_TEXT.fullmatch(text.strip())) and stripped[:1] in ("+", "0")
+
+
+def canonical(value: str | int) -> str:
+    """The form of a value whose kind is not known (the ledger's hashed
+    subjects and keys), decided by its shape: emails and phone numbers as
+    email() and phone() give them, full names case-folded, all else trimmed."""
+    if isinstance(value, int):
+        return str(value)
+    text = " ".join(value.split())
+    if _EMAIL.match(text):
+        return text.casefold()
+    if looks_like_phone(text):
+        try:
+            return phone(text)
+        except IdentityError:
+            pass  # phone characters but no possible number: keep it as written
+    if _FULL_NAME.fullmatch(text):
+        return text.casefold()
+    return text
 
 
 def normalise(kind: str, value: object) -> str:
@@ -23,16 +137,9 @@ def normalise(kind: str, value: object) -> str:
     if not text:
         raise IdentityError(f"{kind}: empty value would match nothing sensible; refused")
     if kind == "email":
-        if _WILDCARDS.search(text.split("@")[0].replace("_", "")) or "*" in text or "%" in text:
-            raise IdentityError(f"email: {text!r} contains a wildcard; give one exact address")
-        if not _EMAIL.match(text):
-            raise IdentityError(f"email: {text!r} is not an email address")
-        return text.lower()
+        return email(text)
     if kind == "phone":
-        digits = re.sub(r"[\s\-().]", "", text)
-        if not re.fullmatch(r"\+?\d{6,15}", digits):
-            raise IdentityError(f"phone: {text!r} is not a phone number (6-15 digits)")
-        return digits
+        return phone(text)
     if kind == "name":
         if re.search(r"[*%?]", text) or len(text.split()) < 2:
             raise IdentityError(

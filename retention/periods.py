@@ -2,6 +2,11 @@
 
 Retention laws count in calendar years and months, which timedelta cannot
 express, so a period keeps its parts and subtracts them from a date.
+
+A period is at most 100 years (no register keeps anything longer; a longer
+one is a typo such as P2026Y, and would also leave the calendar). A zero
+period is written `immediately`, never P0D: a zero written as a number is
+more likely a slip than a decision to act at once.
 """
 
 from __future__ import annotations
@@ -11,10 +16,16 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+IMMEDIATELY = "immediately"
+MAX_YEARS = 100
+_MAX_DAYS = MAX_YEARS * 365.25
 _PERIOD = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
     r"(?:T(?=\d)(?:(?P<hours>\d+)H)?(?:(?P<minutes>\d+)M)?(?:(?P<seconds>\d+)S)?)?$"
 )
+# A part longer than this is far beyond 100 years whatever its unit; checked
+# before int() so that a thousand-digit number costs nothing.
+_MAX_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -27,20 +38,43 @@ class Period:
 
     @classmethod
     def parse(cls, text: str) -> Period:
-        match = _PERIOD.match(text.strip()) if isinstance(text, str) else None
+        written = text.strip() if isinstance(text, str) else text
+        if written == IMMEDIATELY:
+            return cls(text=IMMEDIATELY)
+        match = _PERIOD.match(written) if isinstance(written, str) else None
         if not match:
             raise ValueError(
-                f"{text!r} is not an ISO-8601 period; write e.g. P5Y, P3Y6M, P30D or PT12H"
+                f"{text!r} is not an ISO-8601 period; write e.g. P5Y, P3Y6M, P30D, PT12H "
+                f"or `{IMMEDIATELY}`"
             )
+        if any(len(v) > _MAX_DIGITS for v in match.groupdict().values() if v):
+            raise ValueError(f"{written!r} is longer than {MAX_YEARS} years")
         parts = {k: int(v) for k, v in match.groupdict().items() if v}
-        return cls(
-            text=text.strip(),
+        period = cls(
+            text=written,
             years=parts.get("years", 0),
             months=parts.get("months", 0),
             days=parts.get("days", 0) + 7 * parts.get("weeks", 0),
             seconds=parts.get("hours", 0) * 3600
             + parts.get("minutes", 0) * 60
             + parts.get("seconds", 0),
+        )
+        if period.is_zero:
+            raise ValueError(
+                f"{written!r} is a zero period; write `{IMMEDIATELY}` if that is what you mean"
+            )
+        if period.longest_days() > _MAX_DAYS:
+            raise ValueError(f"{written!r} is longer than {MAX_YEARS} years")
+        return period
+
+    @property
+    def is_zero(self) -> bool:
+        return not (self.years or self.months or self.days or self.seconds)
+
+    def longest_days(self) -> float:
+        """Its length in days, months and years at their average length."""
+        return (
+            (12 * self.years + self.months) * 365.25 / 12 + self.days + self.seconds / 86400
         )
 
     def before(self, moment: datetime) -> datetime:
@@ -60,6 +94,8 @@ class Period:
 
 
 def _shift_months(moment: datetime, months: int) -> datetime:
+    """Calendar months later (earlier if negative), the day clamped to the
+    month's last: 31 January + 1 month is 28 or 29 February."""
     index = moment.year * 12 + (moment.month - 1) + months
     year, month = divmod(index, 12)
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])

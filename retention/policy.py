@@ -8,11 +8,26 @@ place to type an SQL fragment.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
+from retention.errors import IdentityError
+from retention.identity import check_region
 from retention.periods import Period
 
 _NAME = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
@@ -23,14 +38,59 @@ def _period(value: Any) -> Period:
     if isinstance(value, Period):
         return value
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not an ISO-8601 period; write e.g. P5Y, P3Y6M or P30D")
+        raise ValueError(
+            f"{value!r} is not an ISO-8601 period; write e.g. P5Y, P3Y6M, P30D or `immediately`"
+        )
     return Period.parse(value)
+
+
+# Integers a database column can hold (64 bits): a larger one is a typo, and
+# would fail later, differently on each database.
+_INT_RANGE = range(-(2**63), 2**63)
+
+
+def _scalar(value: Any) -> Any:
+    """One condition value: text, a number or true/false; said once, in words
+    (a union type would list every branch pydantic tried)."""
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int):
+        if value not in _INT_RANGE:
+            raise ValueError(f"{value} is too large a number for a database column")
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value} is not a finite number")
+        return value
+    if hasattr(value, "isoformat"):  # YAML reads 2024-01-31 as a date: keep its ISO text
+        return str(value.isoformat())
+    raise ValueError(f"{_kind(value)} is not a value; write text, a number or true/false")
+
+
+def _scalar_or_list(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        return [_scalar(v) for v in value]
+    return _scalar(value)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping ({...})"
+    if isinstance(value, list):
+        return "a list"
+    return f"{value!r}"
 
 
 PeriodField = Annotated[Period, BeforeValidator(_period), PlainSerializer(str, return_type=str)]
 Name = Annotated[str, Field(pattern=_NAME)]
 QualifiedName = Annotated[str, Field(pattern=_QUALIFIED, description="system.dataset")]
-Scalar = str | int | float | bool
+Scalar = Annotated[str | int | float | bool, PlainValidator(_scalar)]
+ConditionValue = Annotated[
+    str | int | float | bool | list[str | int | float | bool] | None,
+    PlainValidator(_scalar_or_list),
+]
 
 
 class Strict(BaseModel):
@@ -72,7 +132,7 @@ class ColumnCondition(Strict):
 
     column: Name
     op: Op = "eq"
-    value: Scalar | list[Scalar] | None = None
+    value: ConditionValue = None
 
     @model_validator(mode="after")
     def _value_fits_op(self) -> ColumnCondition:
@@ -87,6 +147,18 @@ class ColumnCondition(Strict):
         return self
 
 
+def _condition_kind(value: Any) -> str:
+    """Which kind of condition a mapping is, by its one telling key: pydantic
+    then reports the mistakes of that kind only, not of every kind it tried."""
+    if isinstance(value, dict):
+        if "related" in value:
+            return "RelatedCondition"
+        if "subjects_from" in value:
+            return "SubjectCondition"
+        return "ColumnCondition"
+    return type(value).__name__
+
+
 class RelatedCondition(Strict):
     """A related row (parent or child, by a declared relation) exists, or not,
     that matches `where`."""
@@ -95,7 +167,15 @@ class RelatedCondition(Strict):
     exists: bool = True
     # A nested RelatedCondition follows a second link, e.g. comments -> their
     # ticket -> its requester, which the register's rules need.
-    where: list[ColumnCondition | RelatedCondition] = []
+    where: list[LinkedCondition] = []
+
+
+LinkedCondition = Annotated[
+    Annotated[ColumnCondition, Tag("ColumnCondition")]
+    | Annotated[RelatedCondition, Tag("RelatedCondition")],
+    Discriminator(_condition_kind),
+]
+RelatedCondition.model_rebuild()
 
 
 class SubjectsFrom(Strict):
@@ -112,7 +192,12 @@ class SubjectCondition(Strict):
     subjects_from: SubjectsFrom
 
 
-Condition = ColumnCondition | RelatedCondition | SubjectCondition
+Condition = Annotated[
+    Annotated[ColumnCondition, Tag("ColumnCondition")]
+    | Annotated[RelatedCondition, Tag("RelatedCondition")]
+    | Annotated[SubjectCondition, Tag("SubjectCondition")],
+    Discriminator(_condition_kind),
+]
 
 
 class Due(Strict):
@@ -350,7 +435,33 @@ class Settings(Strict):
     limits: Limits = Limits()
     hash_key: SecretRef = SecretRef(env="RETENTION_HASH_KEY")
     hash_key_id: str = Field(default="k1", min_length=1, description="stored with each entry")
-    timezone: str = "Europe/Helsinki"
+    timezone: str = Field(
+        default="Europe/Helsinki",
+        description="an IANA time zone: naive timestamps in every system are read in it",
+    )
+    phone_region: str = Field(
+        default="FI",
+        description="the region (ISO 3166 code) of phone numbers written without a country code",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"{value!r} is not a time zone of the tz database; write e.g. Europe/Helsinki"
+            ) from None
+        return value
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        try:
+            return check_region(value)
+        except IdentityError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class Policy(Strict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 
 from retention.errors import PolicyError
 from retention.identity import KINDS as IDENTITY_KINDS
+from retention.identity import set_default_region
 from retention.policy import (
     Action,
     ColumnCondition,
@@ -72,7 +74,9 @@ def load_policy(
     except OSError as exc:
         raise PolicyError(file, [("", f"cannot read the file: {exc.strerror}")]) from exc
     try:
-        raw = yaml.safe_load(raw_bytes)
+        raw = yaml.load(raw_bytes, Loader=StrictLoader)
+    except DuplicateKey as exc:
+        raise PolicyError(file, [(exc.where, exc.message)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -84,14 +88,60 @@ def load_policy(
     try:
         policy = Policy.model_validate(raw)
     except ValidationError as exc:
-        raise PolicyError(file, [_pydantic_problem(err) for err in exc.errors()]) from exc
+        raise PolicyError(file, _problems(exc.errors())) from None
     problems = list(cross_check(policy))
     secrets: dict[str, str] = {}
     if not problems:
         problems = _resolve_secrets(policy, resolve, secrets, only_systems)
     if problems:
         raise PolicyError(file, problems)
+    set_default_region(policy.settings.phone_region)
     return LoadedPolicy(policy, file, hashlib.sha256(raw_bytes).hexdigest(), secrets)
+
+
+def _problems(errors: list[Any]) -> list[tuple[str, str]]:
+    """One line per place: pydantic may report a place once per type it tried."""
+    found: dict[str, str] = {}
+    for err in errors:
+        path, message = _pydantic_problem(err)
+        found.setdefault(path, message)
+    return list(found.items())
+
+
+# Parts of pydantic's error locations that name its own machinery (a union
+# branch, a validator), not a place in the file.
+_INTERNAL = re.compile(r"^(?:[A-Z]\w*Condition|function-\w+\[.*\]|\w+\[.*\]|str|int|float|bool)$")
+
+
+class DuplicateKey(yaml.YAMLError):
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.where, self.message = where, message
+
+
+class StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping: YAML
+    keeps the last silently, so a second `holds:` would drop the first."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            if key == "<<":
+                continue  # a merge key (<<: *anchor) may be repeated
+            try:
+                first = seen.get(key)
+            except TypeError:
+                continue  # an unhashable key: the safe loader reports it itself
+            if first is not None:
+                mark = key_node.start_mark
+                raise DuplicateKey(
+                    f"line {mark.line + 1}, column {mark.column + 1}",
+                    f"key {key!r} is written twice in one mapping (first at line "
+                    f"{first.start_mark.line + 1}); YAML would keep only the last",
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
 
 
 def _pydantic_problem(err: Any) -> tuple[str, str]:
@@ -99,12 +149,16 @@ def _pydantic_problem(err: Any) -> tuple[str, str]:
     for part in err["loc"]:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif part in ("ColumnCondition", "RelatedCondition", "SubjectCondition"):
-            continue  # pydantic's union branch names mean nothing to the reader
+        elif _INTERNAL.match(str(part)):
+            continue
         else:
             path += f".{part}" if path else str(part)
     message = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
+    if err["type"] == "union_tag_invalid":
+        message = "a condition here is {column, op, value} or {related, where}"
+    elif err["type"] == "model_attributes_type" or err["type"] == "model_type":
+        message = f"expected a mapping of fields here, not {err['input']!r}"
+    elif err["type"] == "extra_forbidden":
         message = "unknown field (misspelt? the policy accepts only the documented fields)"
     elif err["type"] == "missing":
         message = "required field is missing"

@@ -14,36 +14,23 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from retention.identity import canonical
 from retention.ledger.errors import LedgerError, LedgerKeyError
 
 MIN_SECRET_BYTES = 16
 _KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,31}")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-_PHONE = re.compile(r"\+?\d{6,15}")
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
-_FULL_NAME = re.compile(r"[^\W\d_]+(?:[ '\-][^\W\d_]+)+")
 
 
 def canonical_text(value: object) -> str:
     """The form a value is hashed in. It is decided by the value's shape
-    alone, because the same person reaches the ledger both as a subject of an
-    intent and as an operator's lookup, and both must give one hash: emails
-    and full names are case-folded, phone numbers lose their separators."""
+    alone (retention.identity.canonical), because the same person reaches the
+    ledger both as a subject of an intent and as an operator's lookup, and
+    both must give one hash: `040-123 4567` and `+358 40 123 4567` are one."""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise LedgerError(f"hash: {type(value).__name__} value is not a string or an integer")
-    if isinstance(value, int):
-        return str(value)
-    text = " ".join(value.split())
-    if not text:
+    if isinstance(value, str) and not value.strip():
         raise LedgerError("hash: empty value; an empty key or identity names nothing")
-    if _EMAIL.fullmatch(text):
-        return text.lower()
-    compact = _PHONE_SEPARATORS.sub("", text)
-    if _PHONE.fullmatch(compact):
-        return compact
-    if _FULL_NAME.fullmatch(text):
-        return text.casefold()
-    return text
+    return canonical(value)
 
 
 @dataclass(frozen=True)
@@ -107,3 +94,12 @@ class KeyRing:
 
     def sign(self, data: bytes, key_id: str | None = None) -> str:
         return hmac.new(self.secret(key_id or self.current_id), data, hashlib.sha256).hexdigest()
+
+    def digest(self, text: str, key_id: str | None = None) -> str:
+        """A short keyed digest of a row's after-image, hashed as given (an
+        image is not an identity: no normalisation). Recovery compares it
+        with the image it reads back to tell whether a change committed."""
+        data = b"image\x00" + text.encode()
+        return hmac.new(self.secret(key_id or self.current_id), data, hashlib.sha256).hexdigest()[
+            :32
+        ]
