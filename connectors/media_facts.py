@@ -299,9 +299,12 @@ def scan_batches(
     batch_size: int,
     log: Any,
     tally: ScanTally | None = None,
+    found: Callable[[str], None] | None = None,
 ) -> Iterator[ScanBatch]:
     """Judge items (in key order) and yield a batch whenever batch_size due
-    or held keys have gathered. Logs counts per batch, never keys."""
+    or held keys have gathered. Logs counts per batch, never keys. `found` is
+    told each due or held key as soon as it is judged, before the next item
+    is read (a connector keeps what it read of that item)."""
     tally = tally if tally is not None else ScanTally()
     page = _Page(ScanBatch(dataset=qualified))
     for key, facts in items:

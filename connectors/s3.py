@@ -9,6 +9,7 @@ no longer due).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,7 +18,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.base import ApplyResult, Held, Key, Prepared, RecordIntent, ScanBatch
+from connectors.base import ApplyResult, Key, Prepared, RecordIntent, ScanBatch
 from connectors.media_facts import (
     FactValue,
     ItemFacts,
@@ -35,10 +36,10 @@ from connectors.media_index import FactIndex, open_fact_indexes
 from connectors.media_keys import is_sidecar, keys_to_apply, sidecar_of
 from connectors.s3_client import RequestCounter, build_s3_client
 from connectors.s3_cursor import Listed, VersionCursor
-from connectors.s3_delete import Pair, delete_pairs
-from connectors.s3_facts import newest_versions, read_facts
-from connectors.s3_lock import object_lock_on
-from connectors.s3_multipart import abort_uploads, uploads_under
+from connectors.s3_erase import KeyEraser
+from connectors.s3_fact_cache import FactCache
+from connectors.s3_facts import ListedKey, ReadFacts, listed_keys, read_facts, still_current
+from connectors.s3_multipart import uploads_under
 from connectors.s3_recent import RecentListings
 from connectors.s3_versions import PER_KEY_LISTING_MAX, Version, versions_of_each
 from retention.errors import ConnectionFailed
@@ -61,6 +62,7 @@ class S3Connector:
     _uploads: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _recent: RecentListings = field(default_factory=RecentListings)
     _cursors: dict[str, VersionCursor] = field(default_factory=dict)
+    _facts: FactCache = field(default_factory=FactCache)
 
     @property
     def bucket(self) -> str:
@@ -79,27 +81,33 @@ class S3Connector:
             ) from exc
 
     def count(self, dataset: str) -> int:
+        """Media keys with a data version: a key whose newest entry is a
+        delete marker counts too, its older versions still hold the photo
+        (the denominator of max_share must include what a sweep may erase)."""
         ds, facts = self._dataset(dataset)
+        assert ds.prefix is not None
         uses_sidecars = facts.source == "sidecar"
-        total = 0
-        for page in self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=ds.prefix
-        ):
-            total += sum(not is_sidecar(o["Key"], uses_sidecars) for o in page.get("Contents", []))
-        return total
+        return sum(
+            1
+            for listed in listed_keys(self.client, self.bucket, ds.prefix, clock=self._recent.clock)
+            if listed.newest_data is not None and not is_sidecar(listed.key, uses_sidecars)
+        )
 
     def identities(self, dataset: str, keys: Sequence[Key]) -> list[str]:
         ds, facts = self._dataset(dataset)
         wanted = set(ds.identity_fields.values())
         if not wanted or not keys:
             return []
-        names = [str(k) for k in keys]
-        # An index answers in one query; metadata and tags are read off each
-        # object's newest version (the scan read them the same way).
-        versions = (
-            {} if facts.source == "index" else versions_of_each(self.client, self.bucket, names)
-        )
-        known = self._facts_at_apply(dataset, facts, names, versions, wanted)
+        names = sorted({str(k) for k in keys})
+        if facts.source == "index":
+            return identity_values(ds, self.indexes[dataset].facts_for(names, wanted))
+        # The scan read them with the rule's facts; only keys it did not
+        # keep are listed (once, remembered for the apply) and read.
+        known = {k: f for k in names if (f := self._facts.facts(k, wanted)) is not None}
+        missing = [k for k in names if k not in known]
+        if missing:
+            versions = self._listing(ds.prefix or "", facts, missing, keep=True)
+            known.update(self._read_facts(facts, missing, versions, wanted))
         return identity_values(ds, known)
 
     def images(self, dataset: str, columns: Sequence[str]) -> Iterator[list[tuple[Key, str]]]:
@@ -125,17 +133,29 @@ class S3Connector:
         dataset = dataset_of_rule(self.name, self.system, rule)
         qualified = self._qualified(dataset)
         prepared = prepare_rule(rule, qualified=qualified, policy=self.policy, now=now)
-        items = self._items(dataset, prepared.facts_needed())
-        batches = scan_batches(
-            items, prepared, qualified=rule.dataset, batch_size=self.batch_size, log=log
-        )
-        if self._dataset(dataset)[1].source != "index":
-            yield from batches  # the listing that found the items showed they exist
+        ds, facts = self._dataset(dataset)
+        if facts.source == "index":
+            items = self._items(dataset, prepared.facts_needed())
+            batches = scan_batches(
+                items, prepared, qualified=rule.dataset, batch_size=self.batch_size, log=log
+            )
+            for batch in batches:
+                stored = self._only_stored(dataset, batch)
+                if stored.due or stored.held:
+                    yield stored
             return
-        for batch in batches:
-            stored = self._only_stored(dataset, batch)
-            if stored.due or stored.held or stored.undated:
-                yield stored
+        # Read the identity facts too: the same request returns them, and
+        # the batch's intent needs them next.
+        wanted = prepared.facts_needed() | set(ds.identity_fields.values())
+        seen = _ScanMemory(self._recent, self._facts, facts.source == "sidecar")
+        yield from scan_batches(
+            seen.items(self._listed_facts(dataset, wanted)),
+            prepared,
+            qualified=rule.dataset,
+            batch_size=self.batch_size,
+            log=log,
+            found=seen.found,
+        )
 
     def _only_stored(self, dataset: str, batch: ScanBatch) -> ScanBatch:
         """An index may name objects already erased: keep only keys that still
@@ -173,6 +193,8 @@ class S3Connector:
         rule: Rule | None = None,
         record: RecordIntent | None = None,
     ) -> ApplyResult:
+        started = time.monotonic()
+        before = self.requests.total
         ds, facts = self._dataset(dataset)
         wanted = keys_to_apply(ds, facts, action, keys, now)
         assert ds.prefix is not None
@@ -182,10 +204,7 @@ class S3Connector:
             if rule is not None
             else None
         )
-        listed = sorted(wanted + [sidecar_of(k) for k in wanted] if uses_sidecars else wanted)
-        versions = self._recent.take(listed)
-        if versions is None:
-            versions = self._versions(ds.prefix, listed).versions
+        versions = self._listing(ds.prefix, facts, wanted, keep=False)
         uploads = self._uploads_of(ds.prefix)
         result = ApplyResult()
         if prepared is not None:
@@ -200,7 +219,12 @@ class S3Connector:
         result.skipped += [k for k in wanted if k not in set(present)]
         if present and record is not None:
             record(Prepared(changes=list(present)))
-        self._erase(present, versions, uploads, uses_sidecars, now, result)
+        self._note_erasing(present + [sidecar_of(k) for k in present] if uses_sidecars else present)
+        KeyEraser(self.client, self.bucket, now).erase(
+            dataset, present, versions, uploads, uses_sidecars=uses_sidecars, result=result
+        )
+        self._facts.forget(str(k) for k in keys)
+        seconds = time.monotonic() - started
         log.debug(
             "s3.apply.batch",
             system=self.name,
@@ -210,6 +234,10 @@ class S3Connector:
             kept=len(result.kept),
             failed=len(result.failed),
             skipped=len(result.skipped),
+            # Over the whole call, listing and re-check included.
+            seconds=round(seconds, 3),
+            objects_per_s=round(len(result.done) / max(seconds, 1e-9), 1),
+            requests=self.requests.total - before,
             requests_total=self.requests.total,
         )
         return result
@@ -246,61 +274,19 @@ class S3Connector:
         for cursor in self._cursors.values():
             cursor.note_erased(keys)
 
-    # --- erasing -------------------------------------------------------------
-
-    def _erase(
-        self,
-        keys: list[str],
-        versions: dict[str, list[Version]],
-        uploads: dict[str, list[str]],
-        uses_sidecars: bool,
-        now: datetime,
-        result: ApplyResult,
-    ) -> None:
-        locks: dict[str, Held] = {}
-
-        def settle(pair: Pair, code: str) -> bool:
-            # Only a lock is final; any other refusal is worth another round.
-            if code != "AccessDenied":
-                return False
-            held = object_lock_on(self.client, self.bucket, pair[0], pair[1], now=now)
-            if held is not None:
-                locks.setdefault(pair[0], held)
-            return held is not None
-
-        self._note_erasing(keys + [sidecar_of(k) for k in keys] if uses_sidecars else keys)
-        media_pairs = [(k, v.version_id) for k in keys for v in versions.get(k, [])]
-        outcome = delete_pairs(self.client, self.bucket, media_pairs, settle=settle)
-        failed_keys = {pair[0]: code for pair, code in outcome.failed.items()}
-        finished: list[str] = []
-        for key in keys:
-            if key in failed_keys:
-                result.failed.append((key, f"DeleteObjects refused a version: {failed_keys[key]}"))
-            elif key in locks:
-                result.kept.append(locks[key])
-            else:
-                errors = abort_uploads(self.client, self.bucket, key, uploads.pop(key, []))
-                if errors:
-                    result.failed.append((key, f"multipart upload not aborted: {errors[0]}"))
-                else:
-                    finished.append(key)
-        if not uses_sidecars:
-            result.done += finished
-            return
-        # The sidecar goes only once its media item is gone: a sidecar left
-        # alone is found again by the next run; an item left without its facts
-        # would never be due again.
-        sidecar_pairs = [
-            (sidecar_of(k), v.version_id) for k in finished for v in versions.get(sidecar_of(k), [])
-        ]
-        left = delete_pairs(self.client, self.bucket, sidecar_pairs, settle=settle)
-        troubled = {pair[0]: code for pair, code in {**left.failed, **left.settled}.items()}
-        for key in finished:
-            code = troubled.get(sidecar_of(key))
-            if code:
-                result.failed.append((key, f"media erased, sidecar not removed: {code}"))
-            else:
-                result.done.append(key)
+    def _listing(
+        self, prefix: str, facts: Facts, keys: list[str], *, keep: bool
+    ) -> dict[str, list[Version]]:
+        """Versions of keys (and their sidecars) from a fresh listing the scan
+        or identities made, else listed now. keep: leave it for the apply."""
+        listed = sorted(keys + [sidecar_of(k) for k in keys]) if facts.source == "sidecar" else keys
+        recent = self._recent.peek(listed) if keep else self._recent.take(listed)
+        if recent is not None:
+            return recent
+        fresh = self._versions(prefix, listed)
+        if keep:
+            self._recent.remember(listed, fresh.versions, listed_at=fresh.listed_at)
+        return fresh.versions
 
     def _uploads_of(self, prefix: str) -> dict[str, list[str]]:
         # Listed once per dataset and connector (one run): an upload begun
@@ -317,10 +303,26 @@ class S3Connector:
         if facts.source == "index":
             yield from self.indexes[dataset].items_under(ds.prefix, wanted)
             return
-        for key, version in newest_versions(
-            self.client, self.bucket, ds.prefix, uses_sidecars=facts.source == "sidecar"
-        ):
-            yield key, read_facts(self.client, self.bucket, facts, key, version, wanted)
+        for listed, read in self._listed_facts(dataset, wanted):
+            yield listed.key, read.facts
+
+    def _listed_facts(
+        self, dataset: str, wanted: set[str]
+    ) -> Iterator[tuple[ListedKey, ReadFacts]]:
+        """Every key under the dataset's prefix, from pages of the version
+        listing, with the facts of its newest data version; sidecar keys
+        come with empty facts (they are not items)."""
+        ds, facts = self._dataset(dataset)
+        assert ds.prefix is not None
+        uses_sidecars = facts.source == "sidecar"
+        for listed in listed_keys(self.client, self.bucket, ds.prefix, clock=self._recent.clock):
+            if is_sidecar(listed.key, uses_sidecars):
+                yield listed, ReadFacts({}, None)
+                continue
+            yield (
+                listed,
+                read_facts(self.client, self.bucket, facts, listed.key, listed.newest_data, wanted),
+            )
 
     def _facts_at_apply(
         self,
@@ -330,13 +332,33 @@ class S3Connector:
         versions: dict[str, list[Version]],
         wanted: set[str],
     ) -> dict[str, dict[str, FactValue]]:
+        """The facts to re-check: the scan's where they cannot have changed
+        since (same source version), else read now."""
         if facts.source == "index":
             return self.indexes[dataset].facts_for(keys, wanted)
+        out: dict[str, dict[str, FactValue]] = {}
+        for key in keys:
+            cached = self._facts.get(key, wanted)
+            if cached is not None and still_current(
+                facts, cached.source_version, _source_now(facts, key, versions)
+            ):
+                out[key] = cached.facts
+        out.update(self._read_facts(facts, [k for k in keys if k not in out], versions, wanted))
+        return out
+
+    def _read_facts(
+        self,
+        facts: Facts,
+        keys: list[str],
+        versions: dict[str, list[Version]],
+        wanted: set[str],
+    ) -> dict[str, dict[str, FactValue]]:
         out = {}
         for key in keys:
             newest = next((v.version_id for v in versions.get(key, []) if not v.is_marker), None)
             if newest is not None or facts.source == "sidecar":
-                out[key] = read_facts(self.client, self.bucket, facts, key, newest, wanted)
+                read = read_facts(self.client, self.bucket, facts, key, newest, wanted)
+                out[key] = read.facts
         return out
 
     def _dataset(self, dataset: str) -> tuple[Dataset, Facts]:
@@ -344,6 +366,53 @@ class S3Connector:
 
     def _qualified(self, dataset: str) -> str:
         return f"{self.name}.{dataset}"
+
+
+def _source_now(facts: Facts, key: str, versions: dict[str, list[Version]]) -> str | None:
+    """The version the item's facts would be read from now: its newest data
+    version; for a sidecar, the sidecar's newest entry (a marker on it means
+    the facts are gone)."""
+    if facts.source == "sidecar":
+        entries = versions.get(sidecar_of(key), [])
+        return entries[0].version_id if entries else None
+    return next((v.version_id for v in versions.get(key, []) if not v.is_marker), None)
+
+
+@dataclass
+class _ScanMemory:
+    """Keeps, of the items a scan reads, what the due and held ones need
+    next: their listing (for the apply) and their facts (for identities and
+    the re-check). Only the item being judged is held meanwhile."""
+
+    recent: RecentListings
+    facts: FactCache
+    uses_sidecars: bool
+    _current: tuple[ListedKey, ReadFacts] | None = None
+    _sidecars_wanted: set[str] = field(default_factory=set)
+
+    def items(
+        self, listed: Iterator[tuple[ListedKey, ReadFacts]]
+    ) -> Iterator[tuple[str, ItemFacts]]:
+        for entry, read in listed:
+            if is_sidecar(entry.key, self.uses_sidecars):
+                # Sorts after its item: remembered if the item was found due.
+                if entry.key in self._sidecars_wanted:
+                    self._sidecars_wanted.discard(entry.key)
+                    self._remember(entry)
+                continue
+            self._current = (entry, read)
+            yield entry.key, read.facts
+
+    def found(self, key: str) -> None:
+        assert self._current is not None and self._current[0].key == key
+        entry, read = self._current
+        self._remember(entry)
+        self.facts.keep(key, read)
+        if self.uses_sidecars:
+            self._sidecars_wanted.add(sidecar_of(key))
+
+    def _remember(self, entry: ListedKey) -> None:
+        self.recent.remember([entry.key], {entry.key: entry.versions}, listed_at=entry.listed_at)
 
 
 def open_s3_connector(
