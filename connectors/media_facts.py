@@ -313,6 +313,8 @@ def scan_batches(
         page.examined += 1
         tally.clock_missing += verdict.clock_missing
         page.batch.undated += verdict.clock_missing
+        if verdict.due and found is not None:
+            found(key)
         if verdict.due and verdict.held is not None:
             page.batch.held.append(verdict.held)
             tally.held += 1

@@ -36,7 +36,13 @@ from connectors.media_index import FactIndex, open_fact_indexes
 from connectors.media_keys import is_sidecar, keys_to_apply, sidecar_of
 from connectors.s3_client import RequestCounter, build_s3_client
 from connectors.s3_cursor import Listed, VersionCursor
-from connectors.s3_erase import KeyEraser
+from connectors.s3_erase import (
+    VERSIONS_SUFFIX,
+    KeyEraser,
+    data_version_claims,
+    version_claim,
+    versions_child,
+)
 from connectors.s3_fact_cache import FactCache
 from connectors.s3_facts import ListedKey, ReadFacts, listed_keys, read_facts, still_current
 from connectors.s3_multipart import uploads_under
@@ -116,18 +122,31 @@ class S3Connector:
             yield [(key, "") for key in page]
 
     def keys(self, dataset: str) -> Iterator[list[Key]]:
-        """Keys with any version or delete marker left: an erased key has none."""
-        ds, facts = self._dataset(dataset)
+        """Keys with any version or delete marker left: an erased key has none,
+        a key a lock keeps is still here. For `<dataset>-versions` (the child
+        an erasure claims versions under), every data version still held."""
+        parent = dataset.removesuffix(VERSIONS_SUFFIX)
+        as_versions = parent != dataset and dataset not in self.system.datasets
+        ds, facts = self._dataset(parent if as_versions else dataset)
+        assert ds.prefix is not None
         uses_sidecars = facts.source == "sidecar"
-        last: str | None = None
-        for page in self.client.get_paginator("list_object_versions").paginate(
-            Bucket=self.bucket, Prefix=ds.prefix
-        ):
-            names = [e["Key"] for e in page.get("Versions", []) + page.get("DeleteMarkers", [])]
-            fresh = sorted({n for n in names if not is_sidecar(n, uses_sidecars)} - {last})
-            if fresh:
-                yield list(fresh)
-                last = fresh[-1]
+        page: list[Key] = []
+        for listed in listed_keys(self.client, self.bucket, ds.prefix, clock=self._recent.clock):
+            if is_sidecar(listed.key, uses_sidecars):
+                continue
+            if as_versions:
+                page += [
+                    version_claim(listed.key, v.version_id)
+                    for v in listed.versions
+                    if not v.is_marker
+                ]
+            else:
+                page.append(listed.key)
+            if len(page) >= self.batch_size:
+                yield page
+                page = []
+        if page:
+            yield page
 
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
         dataset = dataset_of_rule(self.name, self.system, rule)
@@ -141,7 +160,7 @@ class S3Connector:
             )
             for batch in batches:
                 stored = self._only_stored(dataset, batch)
-                if stored.due or stored.held:
+                if stored.due or stored.held or stored.undated:
                     yield stored
             return
         # Read the identity facts too: the same request returns them, and
@@ -217,11 +236,13 @@ class S3Connector:
             k for k in wanted if versions.get(k) or uploads.get(k) or versions.get(sidecar_of(k))
         ]
         result.skipped += [k for k in wanted if k not in set(present)]
+        child = versions_child(self._qualified(dataset))
         if present and record is not None:
-            record(Prepared(changes=list(present)))
+            claims: list[Key] = list(data_version_claims(present, versions))
+            record(Prepared(changes=list(present), cascaded={child: claims} if claims else {}))
         self._note_erasing(present + [sidecar_of(k) for k in present] if uses_sidecars else present)
         KeyEraser(self.client, self.bucket, now).erase(
-            dataset, present, versions, uploads, uses_sidecars=uses_sidecars, result=result
+            child, present, versions, uploads, uses_sidecars=uses_sidecars, result=result
         )
         self._facts.forget(str(k) for k in keys)
         seconds = time.monotonic() - started

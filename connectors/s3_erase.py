@@ -13,9 +13,12 @@ Order per batch:
    again; an item left without its facts would never be due again).
 
 Per key the result says: done (no version, marker or upload left), kept
-(a lock keeps a version; Held says until when) or failed. Versions that did
-go from a key that is not done are claimed one by one under
-`<dataset>.versions`, so the ledger says what changed of it, no more.
+(a lock keeps a version; Held says until when) or failed. Every data version
+that went is also claimed, one by one, as a record of the child dataset
+`<system>.<dataset>-versions` (see versions_child): so a key a lock keeps,
+whose older versions went, has exactly those versions claimed; the intent
+names every data version it may remove, and recovery asks keys() of the
+child dataset which of them are still held.
 """
 
 from __future__ import annotations
@@ -32,12 +35,23 @@ from connectors.s3_lock import object_lock_on
 from connectors.s3_multipart import abort_uploads
 from connectors.s3_versions import Version
 
-VERSIONS = "versions"  # the pseudo child dataset of a partly erased key's versions
+VERSIONS_SUFFIX = "-versions"
+
+
+def versions_child(dataset: str) -> str:
+    """The child dataset whose records are the data versions of dataset's keys."""
+    return dataset + VERSIONS_SUFFIX
 
 
 def version_claim(key: str, version_id: str) -> str:
-    """How one removed version of a kept key is named in the ledger."""
+    """How one data version is named in the ledger (then hashed, like a key)."""
     return f"{key}?versionId={version_id}"
+
+
+def data_version_claims(keys: Sequence[str], versions: dict[str, list[Version]]) -> list[str]:
+    return [
+        version_claim(k, v.version_id) for k in keys for v in versions.get(k, []) if not v.is_marker
+    ]
 
 
 @dataclass
@@ -49,7 +63,7 @@ class KeyEraser:
 
     def erase(
         self,
-        dataset: str,
+        child: str,
         keys: Sequence[str],
         versions: dict[str, list[Version]],
         uploads: dict[str, list[str]],
@@ -81,11 +95,9 @@ class KeyEraser:
                     result.failed.append((key, f"multipart upload not aborted: {errors[0]}"))
                 else:
                     finished.append(key)
-                continue
-            gone = [v.version_id for v in data[key] if (key, v.version_id) in first.deleted]
-            if gone:
-                claims = result.cascaded.setdefault(f"{dataset}.{VERSIONS}", [])
-                claims += [version_claim(key, v) for v in gone]
+        gone = [version_claim(k, v) for k, v in first.deleted if data.get(k)]
+        if gone:
+            result.cascaded.setdefault(child, []).extend(sorted(gone))
         if uses_sidecars:
             finished = self._remove_sidecars(finished, versions, result)
         result.done += finished

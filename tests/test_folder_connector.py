@@ -127,7 +127,9 @@ def test_sweep_deletes_due_files_with_their_sidecars_and_nothing_else(album: Pat
     }
     assert set(before) - set(after) == gone
     assert after == {k: v for k, v in before.items() if k not in gone}  # byte-identical
-    assert list(conn.scan(rule(), now=NOW)) == []  # twice does nothing more
+    again = list(conn.scan(rule(), now=NOW))  # twice does nothing more
+    assert [k for b in again for k in [*b.due, *b.held]] == []
+    assert sum(b.undated for b in again) == 3  # the undated photos: counted, never acted on
     assert conn.count("photos") == 5
 
 
