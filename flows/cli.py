@@ -168,14 +168,19 @@ def _open_ledger_from_env():  # type: ignore[no-untyped-def]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from tasks.export import describe_owed, owed_exports
+
     ledger = _open_ledger_from_env()
     try:
         result = ledger.verify()
+        owed = owed_exports(ledger)
     finally:
         ledger.close()
+    if owed:
+        print(describe_owed(owed))
     if result.ok:
         print(f"ledger verifies: {result.entries} entries, chain intact")
-        return 0
+        return 1 if owed else 0
     print(f"ledger does NOT verify ({result.entries} entries):")
     for seq, what in result.problems:
         print(f"  entry {seq}: {what}")

@@ -3,7 +3,6 @@ and the run's signed ledger segment to a WORM bucket when one is configured."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from prefect import task
@@ -64,22 +63,8 @@ def publish_summary(summary: RunSummary, ledger: Any | None) -> str | None:
 
 
 def export_segment_if_configured(ledger: Any, run_id: str) -> str | None:
-    """RETENTION_EXPORT_BUCKET names an S3 Object Lock bucket for the WORM copy."""
-    bucket = os.environ.get("RETENTION_EXPORT_BUCKET")
-    if not bucket:
-        return None
-    import boto3
+    """RETENTION_EXPORT_BUCKET names an S3 Object Lock bucket for the WORM
+    copy: this run's segment and any earlier one still owed (tasks.export)."""
+    from tasks.export import export_owed
 
-    from connectors.ledger_export import export_segment
-    from retention.ledger.segment import run_segment
-
-    client = boto3.client("s3", endpoint_url=os.environ.get("RETENTION_EXPORT_ENDPOINT_URL"))
-    key = export_segment(
-        client,
-        bucket,
-        run_id,
-        run_segment(ledger, run_id),
-        retain_days=int(os.environ.get("RETENTION_EXPORT_RETAIN_DAYS", "3650")),
-    )
-    log.info("ledger segment exported", run_id=run_id, bucket=bucket, object=key)
-    return key
+    return export_owed(ledger, run_id)

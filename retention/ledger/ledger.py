@@ -15,7 +15,7 @@ from typing import Any, Protocol, Required, TypedDict, Unpack
 import sqlalchemy as sa
 
 from retention.identity import validate as validate_identities
-from retention.ledger import checks, lookup, store
+from retention.ledger import checks, exports, lookup, store
 from retention.ledger.engine import open_engine
 from retention.ledger.entry import (
     COMPLETION,
@@ -392,3 +392,28 @@ class Ledger:
             "approved_by": intent.approved_by,
             "key_id": intent.key_id,
         }
+
+    # --- the WORM copy (see retention.ledger.exports) ---------------------
+
+    def record_export(
+        self,
+        *,
+        run_id: str,
+        status: str,
+        last_seq: int,
+        object_key: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        """An attempt to copy run_id's segment, up to entry last_seq."""
+        exports.record(
+            self._engine,
+            run_id=checks.token("run_id", run_id),
+            status=status,
+            last_seq=last_seq,
+            object_key=object_key,
+            code=code,
+        )
+
+    def unexported_runs(self) -> list[str]:
+        """Runs, oldest first, whose entries are not all in an exported segment."""
+        return exports.owed(self._engine)
