@@ -30,6 +30,7 @@ from connectors.sql_errors import ConditionError, SchemaMismatch
 from connectors.sql_graph import Graph, build_graph, check_acyclic
 from connectors.sql_holds import HoldCheck, held_keys, hold_checks
 from connectors.sql_keys import one_of
+from connectors.sql_preflight import preflight
 from connectors.sql_reflect import Catalog, column_of
 from connectors.sql_subject import find_subject_keys
 from connectors.sql_values import chunked, coerce
@@ -57,6 +58,8 @@ class SqlConnector:
     def check(self) -> None:
         with self._reachable(), self.engine.connect() as conn:
             conn.execute(sa.select(sa.literal(1)))
+        with self._reachable():  # every declared table, column, type and relation, or refuse
+            preflight(self.name, self.system, self.policy, self.engine)
         self.graph()
 
     def count(self, dataset: str) -> int:

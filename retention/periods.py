@@ -48,7 +48,8 @@ class Period:
                 f"or `{IMMEDIATELY}`"
             )
         if any(len(v) > _MAX_DIGITS for v in match.groupdict().values() if v):
-            raise ValueError(f"{written!r} is longer than {MAX_YEARS} years")
+            shown = written if len(written) <= 24 else written[:20] + "..."
+            raise ValueError(f"{shown!r} is longer than {MAX_YEARS} years")
         parts = {k: int(v) for k, v in match.groupdict().items() if v}
         period = cls(
             text=written,
@@ -73,9 +74,7 @@ class Period:
 
     def longest_days(self) -> float:
         """Its length in days, months and years at their average length."""
-        return (
-            (12 * self.years + self.months) * 365.25 / 12 + self.days + self.seconds / 86400
-        )
+        return (12 * self.years + self.months) * 365.25 / 12 + self.days + self.seconds / 86400
 
     def before(self, moment: datetime) -> datetime:
         """The moment this period before `moment` (the cut-off for 'older than')."""

@@ -22,16 +22,41 @@ BUSY_TIMEOUT_S = 30
 
 
 def open_engine(url: str) -> sa.Engine:
+    """An engine that has connected once: an unreachable ledger is an error
+    naming it (RETENTION_LEDGER_URL, password hidden) before a run starts."""
     try:
         parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise LedgerError(f"url: {url!r} is not an SQLAlchemy database URL ({exc})") from None
+    except sa.exc.ArgumentError:
+        # The URL may hold a password: say what is wrong, not what it is.
+        raise LedgerError("url: not an SQLAlchemy database URL; see RETENTION_LEDGER_URL") from None
+    shown = parsed.render_as_string(hide_password=True)
+    try:
+        engine = _create(parsed, shown)
+        with engine.connect():
+            pass
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise LedgerError(f"url: {shown}: no database driver for this URL ({exc})") from None
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        text = str(exc.orig).strip() if exc.orig is not None else ""
+        reason = text.splitlines()[0] if text else type(exc).__name__
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        raise LedgerError(
+            f"url: the ledger {shown} cannot be reached ({reason}); check RETENTION_LEDGER_URL"
+        ) from None
+    return engine
+
+
+def _create(parsed: sa.URL, shown: str) -> sa.Engine:
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(parsed, pool_pre_ping=True)
     database = parsed.database or ""
     if database in ("", ":memory:") or database.startswith("file::memory:"):
-        raise LedgerError(f"url: {url!r} is an in-memory SQLite database; evidence must persist")
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
+        raise LedgerError(f"url: {shown!r} is an in-memory SQLite database; evidence must persist")
+    try:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LedgerError(f"url: {shown}: cannot create its folder ({exc.strerror})") from None
     engine = sa.create_engine(
         parsed, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
     )
