@@ -2,14 +2,19 @@
 
 Starts its own moto S3 server on 127.0.0.1, fills two identical versioned
 buckets (keys named by capture date, photos/YYYY/MM/..., as media stores
-usually are), puts the facts in an SQLite index table, and erases the due
-share from each bucket: once with the connector (scan + apply), once with
-delete_object per version after a full listing. Requests are counted at the
-HTTP boundary (botocore's before-send event), listings included.
+usually are), puts each photo's facts where `--facts` says (object tags,
+user metadata, a `<key>.json` sidecar object, or an SQLite index table), and
+erases the due share from each bucket: once with the connector, as a run
+does it (plan: scan; then per batch: the intent's identities, the re-checked
+apply), once with delete_object per version after a full listing. Requests
+are counted at the HTTP boundary (botocore's before-send event), listings
+included; the plan's count (max_share's denominator) is reported apart.
 
-Progress goes to stderr; the last stdout line is one JSON object.
-moto fills at about 220 objects/s, so the default 20,000 objects (two
-buckets) takes a few minutes; use --objects 2000 for a quick run.
+Progress goes to stderr, per batch with its rate over the batch's whole time
+(listing, re-check and identities included); the last stdout line is one
+JSON object. moto fills at about 220 objects/s: the default 2,000 objects
+(two buckets) takes under a minute; the index figures in the README also use
+--objects 20000.
 """
 
 from __future__ import annotations
@@ -23,15 +28,18 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import sqlalchemy as sa
 
+from connectors.base import Prepared
 from connectors.s3 import open_s3_connector
 from connectors.s3_client import RequestCounter
 from retention.policy import Policy, Rule
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+SOURCES = ("tags", "metadata", "sidecar", "index")
 
 
 def progress(message: str) -> None:
@@ -53,14 +61,28 @@ def key_of(n: int, captured: datetime) -> str:
     return f"photos/{captured:%Y/%m/%d}/{n:06d}.jpg"
 
 
-def fill(s3: Any, bucket: str, keys: list[str]) -> None:
+def facts_of(n: int, captured: datetime) -> dict[str, str]:
+    return {"captured_at": captured.isoformat(), "subjects": str(1000 + n % 97)}
+
+
+def fill(s3: Any, bucket: str, keys: list[str], dates: list[datetime], source: str) -> None:
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    def put(n: int) -> None:
+        facts = facts_of(n, dates[n])
+        extra: dict[str, Any] = {}
+        if source == "tags":
+            extra["Tagging"] = urlencode(facts)
+        elif source == "metadata":
+            extra["Metadata"] = {k.replace("_", "-"): v for k, v in facts.items()}
+        s3.put_object(Bucket=bucket, Key=keys[n], Body=b"x", **extra)
+        if source == "sidecar":
+            s3.put_object(Bucket=bucket, Key=keys[n] + ".json", Body=json.dumps(facts).encode())
+
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for i, _ in enumerate(
-            pool.map(lambda k: s3.put_object(Bucket=bucket, Key=k, Body=b"x"), keys)
-        ):
+        for i, _ in enumerate(pool.map(put, range(len(keys)))):
             if i and i % 2000 == 0:
                 progress(f"  {bucket}: {i} objects ({i / (time.monotonic() - started):.0f}/s)")
 
@@ -80,14 +102,17 @@ def write_index(url: str, keys: list[str], dates: list[datetime]) -> None:
         conn.execute(
             table.insert(),
             [
-                {"object_key": k, "captured_at": d.isoformat(), "subjects": str(1000 + i % 97)}
+                {"object_key": k, **facts_of(i, d)}
                 for i, (k, d) in enumerate(zip(keys, dates, strict=True))
             ],
         )
     engine.dispose()
 
 
-def policy_for(bucket: str) -> Policy:
+def policy_for(bucket: str, source: str) -> Policy:
+    facts: dict[str, Any] = {"source": source}
+    if source == "index":
+        facts["index"] = "crm.media_index"
     return Policy.model_validate(
         {
             "version": 1,
@@ -103,7 +128,8 @@ def policy_for(bucket: str) -> Policy:
                             "prefix": "photos/",
                             "primary_key": "key",
                             "columns": ["captured_at", "subjects"],
-                            "facts": {"source": "index", "index": "crm.media_index"},
+                            "identity_fields": {"crm_contact_id": "subjects"},
+                            "facts": facts,
                         }
                     },
                 },
@@ -127,9 +153,7 @@ def policy_for(bucket: str) -> Policy:
     )
 
 
-def sweep(
-    endpoint: str, policy: Policy, index_url: str, batch_size: int
-) -> tuple[int, float, dict[str, int]]:
+def sweep(endpoint: str, policy: Policy, index_url: str, batch_size: int) -> dict[str, Any]:
     rule: Rule = policy.rules[0]
     conn = open_s3_connector(
         "media",
@@ -140,19 +164,51 @@ def sweep(
         policy=policy,
         index_url=index_url,
     )
-    deleted = 0
     started = time.monotonic()
-    for batch in conn.scan(rule, now=NOW):
-        result = conn.apply("photos", rule.action, batch.due, now=NOW, rule=rule)
+    examined = conn.count("photos")
+    count_requests = conn.requests.total
+    conn.requests.reset()
+    sweep_started = time.monotonic()
+    plan = [k for batch in conn.scan(rule, now=NOW) for k in batch.due]
+    progress(f"  plan: {len(plan)} due, {conn.requests.total} requests")
+    deleted = 0
+    subjects = 0
+
+    def record(prepared: Prepared) -> None:
+        nonlocal subjects
+        subjects += len(conn.identities("photos", prepared.changes))
+
+    for start in range(0, len(plan), batch_size):
+        batch_started = time.monotonic()
+        result = conn.apply(
+            "photos",
+            rule.action,
+            plan[start : start + batch_size],
+            now=NOW,
+            rule=rule,
+            record=record,
+        )
         if result.failed:
             raise SystemExit(f"sweep failed for {len(result.failed)} keys")
         deleted += len(result.done)
-        progress(f"  sweep: {deleted} deleted, {conn.requests.total} requests")
-    elapsed = time.monotonic() - started
+        seconds = time.monotonic() - batch_started
+        progress(
+            f"  batch: {len(result.done)} deleted in {seconds:.2f} s "
+            f"({len(result.done) / seconds:.0f} objects/s), {conn.requests.total} requests so far"
+        )
+    elapsed = time.monotonic() - sweep_started
     by_operation = dict(conn.requests.by_operation)
     progress(f"  sweep requests by operation: {by_operation}")
     conn.close()
-    return deleted, elapsed, by_operation
+    return {
+        "examined": examined,
+        "deleted": deleted,
+        "subjects": subjects,
+        "seconds": elapsed,
+        "with_count_seconds": time.monotonic() - started,
+        "by_operation": by_operation,
+        "count_requests": count_requests,
+    }
 
 
 def one_by_one(
@@ -163,27 +219,29 @@ def one_by_one(
     versions: list[tuple[str, str]] = []
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix="photos/"):
         for entry in page.get("Versions", []) + page.get("DeleteMarkers", []):
-            if entry["Key"] in due:
+            if entry["Key"] in due or entry["Key"].removesuffix(".json") in due:
                 versions.append((entry["Key"], entry["VersionId"]))
     for i, (key, version) in enumerate(versions, 1):
         s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
         if i % 1000 == 0:
             progress(f"  one-by-one: {i} deleted")
-    return len({k for k, _ in versions}), time.monotonic() - started, counter.total
+    media = {k for k, _ in versions if not k.endswith(".json")}
+    return len(media), time.monotonic() - started, counter.total
 
 
-def remaining_keys(s3: Any, bucket: str) -> set[str]:
+def remaining_media(s3: Any, bucket: str) -> set[str]:
     found = set()
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
         found |= {e["Key"] for e in page.get("Versions", []) + page.get("DeleteMarkers", [])}
-    return found
+    return {k.removesuffix(".json") for k in found}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--objects", type=int, default=20000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--objects", type=int, default=2000)
     parser.add_argument("--due-share", type=float, default=0.5)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--facts", choices=SOURCES, default="index")
     args = parser.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
@@ -205,44 +263,52 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             index_url = f"sqlite:///{tmp}/crm.sqlite"
             write_index(index_url, keys, dates)
-            progress(f"filling 2 buckets with {args.objects} objects each ({len(due)} due)")
-            fill(s3, "bench-sweep", keys)
-            fill(s3, "bench-one-by-one", keys)
+            progress(
+                f"filling 2 buckets with {args.objects} objects each ({len(due)} due), "
+                f"facts in {args.facts}"
+            )
+            fill(s3, "bench-sweep", keys, dates, args.facts)
+            fill(s3, "bench-one-by-one", keys, dates, args.facts)
 
             progress("connector sweep")
-            deleted, sweep_s, sweep_by_operation = sweep(
-                endpoint, policy_for("bench-sweep"), index_url, args.batch_size
+            swept = sweep(
+                endpoint, policy_for("bench-sweep", args.facts), index_url, args.batch_size
             )
             progress("one object version per request")
             single_deleted, single_s, single_requests = one_by_one(
                 s3, counter, "bench-one-by-one", due
             )
         expected = set(keys) - due
-        if remaining_keys(s3, "bench-sweep") != expected or deleted != len(due):
+        if remaining_media(s3, "bench-sweep") != expected or swept["deleted"] != len(due):
             raise SystemExit("sweep left the bucket in the wrong state")
-        if remaining_keys(s3, "bench-one-by-one") != expected:
+        if remaining_media(s3, "bench-one-by-one") != expected:
             raise SystemExit("one-by-one left the bucket in the wrong state")
     finally:
         server.stop()
-    sweep_requests = sum(sweep_by_operation.values())
-    sweep_rate = deleted / sweep_s
+    deleted = swept["deleted"]
+    requests = sum(swept["by_operation"].values())
+    sweep_rate = deleted / swept["seconds"]
     single_rate = single_deleted / single_s
     print(
         json.dumps(
             {
+                "facts": args.facts,
                 "objects": args.objects,
+                "examined_objects": swept["examined"],
                 "deleted_objects": deleted,
                 "batch_size": args.batch_size,
-                "sweep_seconds": round(sweep_s, 3),
+                "sweep_seconds": round(swept["seconds"], 3),
                 "sweep_objects_per_s": round(sweep_rate, 1),
                 "one_by_one_seconds": round(single_s, 3),
                 "one_by_one_objects_per_s": round(single_rate, 1),
                 "speedup_vs_one_by_one": round(sweep_rate / single_rate, 2),
-                "sweep_requests": sweep_requests,
-                # Which requests make up the budget: listing pages, deletes, and
-                # the one ListMultipartUploads per dataset.
-                "sweep_requests_by_operation": sweep_by_operation,
-                "requests_per_1000_deleted": round(1000 * sweep_requests / deleted, 3),
+                # scan, identities for each intent, apply: what a run does after its count
+                "sweep_requests": requests,
+                "sweep_requests_by_operation": swept["by_operation"],
+                "requests_per_1000_deleted": round(1000 * requests / deleted, 3),
+                "requests_per_examined_object": round(requests / swept["examined"], 3),
+                # the plan's count (max_share's denominator): one listing page per 1,000 versions
+                "count_requests": swept["count_requests"],
                 "one_by_one_requests": single_requests,
                 "one_by_one_requests_per_1000_deleted": round(
                     1000 * single_requests / single_deleted, 1

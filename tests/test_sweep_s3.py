@@ -258,3 +258,48 @@ def test_a_key_s3_refuses_to_delete_is_a_failed_item_in_the_run_and_the_ledger(
     assert len(failures) == 1 and failures[0]["code"]
     claimed = {h for row in rows for h in json.loads(row["key_hashes"])}
     assert failures[0]["key_hash"] not in claimed  # never recorded as deleted
+
+
+def test_a_kept_photo_never_resurfaces_and_the_ledger_claims_exactly_what_went(
+    prefect_harness, media, s3_client
+) -> None:
+    """Issue 15, case 1, through a whole run: a locked photo hidden by a
+    delete marker stays hidden; a photo whose newest version is locked loses
+    its older versions, and the ledger says so, version by version."""
+    bucket, until = media["bucket"], media["until"]
+    lock = {
+        "ObjectLockMode": "COMPLIANCE",
+        "ObjectLockRetainUntilDate": until,
+        "ChecksumAlgorithm": "SHA256",
+    }
+    put(s3_client, bucket, "photos/old-locked-hidden.jpg", b"hidden and locked", OLD, **lock)
+    s3_client.delete_object(Bucket=bucket, Key="photos/old-locked-hidden.jpg")
+    put(s3_client, bucket, "photos/old-edited.jpg", b"draft", OLD)
+    put(s3_client, bucket, "photos/old-edited.jpg", b"final, locked", OLD, **lock)
+
+    summary = sweep(media["policy"])
+
+    outcome = summary.outcomes[0]
+    assert (outcome.due, outcome.deleted, outcome.locked) == (5, 2, 3)
+    after = listing(s3_client, bucket)
+    hidden = [v for (k, _), v in after.items() if k == "photos/old-locked-hidden.jpg"]
+    assert "delete-marker" in hidden and len(hidden) == 2  # marker and photo, both kept
+    with pytest.raises(Exception, match="404"):
+        s3_client.head_object(Bucket=bucket, Key="photos/old-locked-hidden.jpg")
+    assert [k for k, _ in after].count("photos/old-edited.jpg") == 1  # only the locked one
+    rows = query(
+        media["ledger"],
+        "SELECT kept, cascaded_hashes FROM ledger_entries WHERE run_id = :run "
+        "AND kind = 'completion' AND rule_id = :rule",
+        run=summary.run_id,
+        rule=RULE,
+    )
+    kept = [k for row in rows for k in json.loads(row["kept"])]
+    assert len(kept) == 3 and {k["hold_id"] for k in kept} == {"object-lock:COMPLIANCE"}
+    # 3 + 2 versions of the erased photos, and the one draft of the edited photo.
+    versions = [
+        h
+        for row in rows
+        for h in json.loads(row["cascaded_hashes"]).get("media.photos-versions", [])
+    ]
+    assert len(versions) == 6
