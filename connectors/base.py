@@ -23,7 +23,8 @@ class Held:
 
     key: Key
     hold_id: str
-    until: datetime | None
+    until: datetime | None  # None: until further notice (open-ended, or date unknown)
+    note: str = ""  # e.g. "date unknown": a hold whose clock is NULL keeps the record
 
 
 @dataclass
@@ -47,6 +48,7 @@ class ApplyResult:
     failed: list[tuple[Key, str]] = field(default_factory=list)
     skipped: list[Key] = field(default_factory=list)  # gone or no longer due at apply time
     cascaded: dict[str, list[Key]] = field(default_factory=dict)  # child dataset -> keys
+    detached: dict[str, list[Key]] = field(default_factory=dict)  # child rows unlinked
 
     def merge(self, other: ApplyResult) -> None:
         self.done += other.done
@@ -55,6 +57,8 @@ class ApplyResult:
         self.skipped += other.skipped
         for name, keys in other.cascaded.items():
             self.cascaded.setdefault(name, []).extend(keys)
+        for name, keys in other.detached.items():
+            self.detached.setdefault(name, []).extend(keys)
 
 
 @dataclass
@@ -70,6 +74,10 @@ class Prepared:
     changes: list[Key] = field(default_factory=list)  # deleted or anonymised
     cascaded: dict[str, list[Key]] = field(default_factory=dict)  # child dataset -> keys
     images: dict[Key, str] = field(default_factory=dict)  # anonymise: canonical after-image
+    detached: dict[str, list[Key]] = field(default_factory=dict)  # child rows unlinked
+    # The identities the changed records hold, read before the change, so the
+    # ledger can hash them (None: the pipeline asks Connector.identities).
+    subjects: list[str] | None = None
 
 
 # Writes the intent; raising stops the batch before anything is durable.

@@ -22,9 +22,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from connectors.base import ApplyResult, Key, ScanBatch
-from connectors.sql_anonymise import Anonymiser, anonymise_rows
-from connectors.sql_conditions import condition_clauses, due_clauses
+from connectors.base import ApplyResult, Key, Prepared, RecordIntent, ScanBatch
+from connectors.sql_anonymise import Anonymiser, anonymise_rows, canonical_image, read_images
+from connectors.sql_conditions import condition_clauses, due_clauses, undated_clauses
 from connectors.sql_delete import IN_LIST_SIZE, delete_tree
 from connectors.sql_errors import ConditionError, SchemaMismatch
 from connectors.sql_graph import Graph, build_graph, check_acyclic
@@ -40,6 +40,7 @@ from retention.logs import get_logger
 from retention.policy import Action, Condition, Policy, Rule, Scalar, System
 
 log = get_logger("connectors.sql")
+WRITE_LOCK = "retention_write_lock"  # execution option: take the write lock at BEGIN
 
 
 @dataclass
@@ -69,6 +70,12 @@ class SqlConnector:
             return int(conn.execute(query).scalar_one())
 
     def identities(self, dataset: str, keys: Sequence[Key]) -> list[str]:
+        if not keys:
+            return []
+        with self._reachable(), self.engine.connect() as conn:
+            return self._identities_in(conn, dataset, self._keys(dataset, keys))
+
+    def _identities_in(self, conn: sa.Connection, dataset: str, keys: Sequence[Key]) -> list[str]:
         graph = self.graph()
         node = graph.node(dataset)
         fields = self.system.datasets[dataset].identity_fields.values()
@@ -79,10 +86,9 @@ class SqlConnector:
             return []
         key = node.table.c[node.key]
         found: set[str] = set()
-        with self._reachable(), self.engine.connect() as conn:
-            for part in chunked(self._keys(dataset, keys), IN_LIST_SIZE):
-                for row in conn.execute(sa.select(*columns).where(one_of(conn, key, part))):
-                    found.update(str(v).strip() for v in row if v is not None and str(v).strip())
+        for part in chunked(keys, IN_LIST_SIZE):
+            for row in conn.execute(sa.select(*columns).where(one_of(conn, key, part))):
+                found.update(str(v).strip() for v in row if v is not None and str(v).strip())
         return sorted(found)
 
     def keys(self, dataset: str) -> Iterator[list[Key]]:
@@ -100,6 +106,24 @@ class SqlConnector:
             if len(page) < self.batch_size:
                 return
             last = page[-1]
+
+    def images(self, dataset: str, columns: Sequence[str]) -> Iterator[list[tuple[Key, str]]]:
+        node = self.graph().node(self._own_dataset(f"{self.name}.{dataset}"))
+        key = node.table.c[node.key]
+        where = self.graph().qualified(node.name)
+        wanted = [column_of(node.table, c, where) for c in sorted(columns)]
+        last: Key | None = None
+        while True:
+            query = sa.select(key, *wanted).order_by(key).limit(self.batch_size)
+            if last is not None:
+                query = query.where(key > last)
+            with self._reachable(), self.engine.connect() as conn:
+                page = [(row[0], canonical_image(row[1:])) for row in conn.execute(query)]
+            if page:
+                yield page
+            if len(page) < self.batch_size:
+                return
+            last = page[-1][0]
 
     def scan(self, rule: Rule, *, now: datetime) -> Iterator[ScanBatch]:
         graph = self.graph()
@@ -119,7 +143,7 @@ class SqlConnector:
                 keys = list(conn.execute(query).scalars())
                 held = held_keys(conn, graph, dataset, keys, holds, now, self.zone)
             if not keys:
-                return
+                break
             batch = ScanBatch(
                 rule.dataset, due=[k for k in keys if k not in held], held=list(held.values())
             )
@@ -134,8 +158,16 @@ class SqlConnector:
             )
             yield batch
             if len(keys) < self.batch_size:
-                return
+                break
             last = keys[-1]
+        undated = undated_clauses(graph, dataset, node.table, rule.due)
+        if undated:
+            with self._reachable(), self.engine.connect() as conn:
+                count = sa.select(sa.func.count()).select_from(node.table).where(*undated)
+                missing = int(conn.execute(count).scalar_one())
+            if missing:
+                log.warning("clock unknown", rule=rule.id, dataset=rule.dataset, rows=missing)
+                yield ScanBatch(rule.dataset, undated=missing)
 
     def subject_values(self, dataset: str, column: str, where: Sequence[Condition]) -> set[Scalar]:
         graph = self.graph()
@@ -158,6 +190,7 @@ class SqlConnector:
         *,
         now: datetime,
         rule: Rule | None = None,
+        record: RecordIntent | None = None,
     ) -> ApplyResult:
         started = time.monotonic()
         graph = self.graph()
@@ -169,17 +202,28 @@ class SqlConnector:
             check_acyclic(graph, dataset)
         anonymiser = self._anonymiser(dataset, action) if action.kind == "anonymise" else None
         result = ApplyResult()
-        with self._reachable(), self.engine.begin() as conn:
+        prepared = Prepared()
+        with self._reachable(), self._writing() as conn:
+            # Re-check, change, tell the ledger, commit: all in one write
+            # transaction, so what the intent names is exactly what commits.
             eligible = self._eligible(conn, dataset, wanted, action, rule, now)
             chosen = set(eligible)
             result.skipped = [k for k in wanted if k not in chosen]
+            if record is not None and eligible:
+                prepared.subjects = self._identities_in(conn, dataset, eligible)
             if anonymiser is None:
-                detached = delete_tree(conn, graph, dataset, eligible, result.cascaded)
+                delete_tree(conn, graph, dataset, eligible, result.cascaded, result.detached)
                 result.done = eligible
             else:
-                detached = 0
                 result.done, unchanged = anonymise_rows(conn, graph, dataset, eligible, anonymiser)
                 result.skipped += unchanged
+                prepared.images = read_images(conn, graph, dataset, result.done, action.fields)
+            prepared.changes = list(result.done)
+            prepared.cascaded = result.cascaded
+            prepared.detached = result.detached
+            if record is not None and (prepared.changes or prepared.cascaded):
+                record(prepared)
+        detached = sum(len(v) for v in result.detached.values())
         _log_rate(
             "sql batch applied",
             started,
@@ -277,6 +321,15 @@ class SqlConnector:
         return anonymiser
 
     @contextmanager
+    def _writing(self) -> Iterator[sa.Connection]:
+        """A transaction that holds the write lock from its first statement
+        (SQLite: BEGIN IMMEDIATE; elsewhere FOR UPDATE locks the rows read)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_LOCK: True})
+            with conn.begin():
+                yield conn
+
+    @contextmanager
     def _reachable(self) -> Iterator[None]:
         try:
             yield
@@ -322,10 +375,20 @@ def _sqlite_setup(name: str, engine: sa.Engine) -> None:
 
     @sa.event.listens_for(engine, "connect")
     def _enforce_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
-        # Off by default in SQLite; on, it checks our children-first order as the servers do.
+        # SQLAlchemy, not the sqlite3 module, decides when and how BEGIN is sent.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Off by default in SQLite; on, it checks our children-first order as the servers do.
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        # The re-check and the write share one write lock: another writer
+        # cannot change a row between the two.
+        immediate = conn.get_execution_options().get(WRITE_LOCK)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _reason(exc: sa.exc.DBAPIError, password: str | None) -> str:

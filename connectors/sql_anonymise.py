@@ -8,6 +8,7 @@ change, one executemany per group.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from itertools import product
 from typing import Any, Protocol
@@ -114,3 +115,26 @@ def parent_identifiers(
             )
         out[k] = {name: (per_key.get(name) or [None])[0] for name in wanted}
     return out
+
+
+def canonical_image(values: Sequence[Any]) -> str:
+    """One row's values as one string: what an intent's after-image digest
+    and recovery's look at the store both hash, read the same way."""
+    return json.dumps([None if v is None else str(v) for v in values], ensure_ascii=False)
+
+
+def read_images(
+    conn: sa.Connection, graph: Graph, node: str, keys: Sequence[Key], fields: Mapping[str, Any]
+) -> dict[Key, str]:
+    """The after-image of each changed row (the action's fields, in name
+    order), read back inside the writing transaction, so it is exactly what
+    a later read of a committed row gives."""
+    target = graph.node(node)
+    where = graph.qualified(node)
+    key = target.table.c[target.key]
+    columns = [column_of(target.table, name, where) for name in sorted(fields)]
+    images: dict[Key, str] = {}
+    for part in chunked(keys, IN_LIST_SIZE):
+        for row in conn.execute(sa.select(key, *columns).where(one_of(conn, key, part))):
+            images[row[0]] = canonical_image(row[1:])
+    return images

@@ -87,3 +87,11 @@ def due_clauses(
         clock = column_of(table, due.clock, where)
         clauses.insert(0, older_than(clock, due.after.before(now), zone, where))
     return clauses
+
+
+def undated_clauses(graph: Graph, node: str, table: sa.FromClause, due: Due) -> list[Clause]:
+    """Rows the rule would judge but whose clock is NULL (none without a clock)."""
+    if due.clock is None:
+        return []
+    clock = column_of(table, due.clock, f"{graph.qualified(node)}: due.clock")
+    return [clock.is_(None), *condition_clauses(graph, node, table, due.where)]

@@ -29,15 +29,18 @@ def delete_tree(
     node: str,
     keys: Sequence[Key],
     cascaded: dict[str, list[Key]],
-) -> int:
-    """Delete rows `keys` of `node` after their children; children's keys go to `cascaded`."""
+    detached: dict[str, list[Key]],
+) -> None:
+    """Delete rows `keys` of `node` after their children; children's keys go
+    to `cascaded`, the keys of children only unlinked to `detached`."""
     if not keys:
-        return 0
-    detached = 0
+        return
     for edge in graph.children.get(node, []):
         values = _parent_values(conn, graph, edge, keys)
         if edge.detach:
-            detached += _detach(conn, graph, edge, values)
+            unlinked = _detach(conn, graph, edge, values)
+            if unlinked:
+                detached.setdefault(graph.qualified(edge.child), []).extend(unlinked)
             continue
         if _is_leaf(graph, edge) and conn.dialect.delete_returning:
             # One statement instead of select-then-delete: the child has no
@@ -50,12 +53,11 @@ def delete_tree(
             _unlink(conn, edge, values)
             children = _no_longer_linked(conn, graph, edge.child, children)
         if children:
-            detached += delete_tree(conn, graph, edge.child, children, cascaded)
+            delete_tree(conn, graph, edge.child, children, cascaded, detached)
             cascaded.setdefault(graph.qualified(edge.child), []).extend(children)
     target = graph.node(node)
     for part in chunked(keys, IN_LIST_SIZE):
         conn.execute(sa.delete(target.table).where(one_of(conn, target.table.c[target.key], part)))
-    return detached
 
 
 def _parent_values(conn: sa.Connection, graph: Graph, edge: Edge, keys: Sequence[Key]) -> list[Any]:
@@ -138,15 +140,22 @@ def _no_longer_linked(
     return free
 
 
-def _detach(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]) -> int:
+def _detach(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]) -> list[Key]:
+    """Unlink the children of these parent values; the keys of the rows changed."""
     child = graph.node(edge.child)
     column = child.table.c[edge.child_column or ""]
-    changed = 0
+    key = child.table.c[child.key]
+    changed: list[Key] = []
     for part in chunked(values, IN_LIST_SIZE):
-        statement = (
-            sa.update(child.table)
-            .where(one_of(conn, column, part), *discriminator_clauses(graph, edge, child.table))
-            .values({column.name: None})
-        )
-        changed += conn.execute(statement).rowcount
-    return changed
+        linked = [one_of(conn, column, part), *discriminator_clauses(graph, edge, child.table)]
+        update = sa.update(child.table).values({column.name: None})
+        if conn.dialect.update_returning:
+            changed += conn.execute(update.where(*linked).returning(key)).scalars().all()
+            continue
+        # MariaDB has no UPDATE ... RETURNING: the rows are locked by the
+        # SELECT ... FOR UPDATE, then changed by key.
+        keys = conn.execute(sa.select(key).where(*linked).with_for_update()).scalars().all()
+        for chunk in chunked(keys, IN_LIST_SIZE):
+            conn.execute(update.where(one_of(conn, key, chunk)))
+        changed += keys
+    return sorted(changed)

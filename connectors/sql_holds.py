@@ -67,14 +67,29 @@ def held_keys(
     root = graph.node(node)
     for check in checks:
         query = _latest_kept_clock(conn, graph, root.table, root.key, check, now, zone, keys)
-        for key, latest in conn.execute(query):
-            if latest is None:
+        for key, latest, unknown in conn.execute(query):
+            if unknown:
+                # Unknown means keep: a hold whose date is missing cannot be
+                # shown to have ended.
+                held = Held(key, check.hold.id, None, note=DATE_UNKNOWN)
+            elif latest is not None:
+                held = Held(key, check.hold.id, _until(check.hold, as_moment(latest, zone), zone))
+            else:
                 continue
-            held = Held(key, check.hold.id, _until(check.hold, as_moment(latest, zone), zone))
             previous = found.get(key)
-            if previous is None or (held.until or now) > (previous.until or now):
+            if previous is None or _longer(held, previous):
                 found[key] = held
     return found
+
+
+DATE_UNKNOWN = "date unknown"
+
+
+def _longer(held: Held, other: Held) -> bool:
+    """Whether `held` keeps longer than `other`; no end date is the longest."""
+    if other.until is None:
+        return False
+    return held.until is None or held.until > other.until
 
 
 def _latest_kept_clock(
@@ -102,9 +117,10 @@ def _latest_kept_clock(
         else kept_since(clock, cutoff, zone, where)
     )
     latest = sa.select(sa.func.max(clock)).select_from(*froms).where(*links, keeps)
-    return sa.select(table.c[key], latest.scalar_subquery().label("latest")).where(
-        one_of(conn, table.c[key], keys)
-    )
+    unknown = sa.select(sa.literal(1)).select_from(*froms).where(*links, clock.is_(None)).exists()
+    return sa.select(
+        table.c[key], latest.scalar_subquery().label("latest"), unknown.label("unknown")
+    ).where(one_of(conn, table.c[key], keys))
 
 
 def _until(hold: Hold, latest: datetime, zone: tzinfo) -> datetime:

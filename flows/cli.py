@@ -1,6 +1,8 @@
 """The `retention` command. Each subcommand is a thin shell over the same
 core the flows use. Exit codes: 0 done, 1 the run had failures or the ledger
-does not verify, 2 bad input (nothing was changed)."""
+does not verify, 2 bad input (nothing was changed), 3 the run left due records
+unchanged (not approved, or rules waiting for another), 4 another run is
+applying (nothing was changed)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ def default_policy() -> str:
 
 
 DEMO_ROOT = "demo-data"
+EXIT_INCOMPLETE = 3  # the run left due records unchanged: not approved, or rules waiting
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +114,13 @@ def _sweep_options(p: argparse.ArgumentParser, *, plan_only: bool) -> None:
     p.add_argument("--as-of", type=_moment, help="evaluate periods at this ISO date/time")
     p.add_argument("--approve-as", help="approve plans over their limits, as this reviewer")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="if another run is applying, wait this long for it (default: exit 4 at once)",
+    )
     p.set_defaults(plan_only=plan_only)
 
 
@@ -126,11 +136,13 @@ def _moment(text: str) -> datetime:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from retention.pipeline.order import check_order, describe
     from retention.policy_loader import load_policy
     from tasks.secrets import resolve_secret
 
     loaded = load_policy(args.policy, resolve=resolve_secret)
     policy = loaded.policy
+    check_order(policy, loaded.path)
     datasets = sum(len(s.datasets) for s in policy.systems.values())
     if args.connect:
         from tasks.preflight import check_systems
@@ -143,32 +155,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     if args.connect:
         print("  connected: every system has the tables, columns and types it describes")
+    print("  rules run in this order (each after the rules whose records it could hide):")
+    print("\n".join(describe(policy)))
     return 0
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from flows.selection import select_rules
-    from retention.policy_loader import load_policy
-    from tasks.secrets import resolve_secret
-
-    # Validate before Prefect starts: a bad file or rule fails at once, exit 2.
-    loaded = load_policy(args.policy, resolve=resolve_secret)
-    select_rules(loaded.policy, args.rules)
-    from flows.nightly_sweep import SweepFailed, retention_sweep
     from retention.pipeline.outcome import render_table
+    from retention.pipeline.selection import select_rules
+    from tasks.setup import load_checked_policy
 
-    dry_run = args.plan_only or args.dry_run
-    try:
-        summary = retention_sweep(
-            policy=args.policy,
-            dry_run=dry_run,
-            rules=args.rules,
-            as_of=args.as_of,
-            approved_by=args.approve_as,
-            ask_approval=False,  # a terminal has no approval form: use --approve-as
-        )
-    except SweepFailed as exc:
-        summary = exc.summary
+    # Validate before anything starts: a bad file or rule fails at once, exit 2.
+    loaded = load_checked_policy(args.policy)
+    select_rules(loaded.policy, args.rules)
+    summary = _run(args, dry_run=args.plan_only or args.dry_run)
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -180,7 +180,43 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                 f"{', '.join(waiting)}.\nReview the plan (retention plan), then rerun with "
                 "--approve-as YOUR_NAME, or approve the run in the Prefect UI."
             )
-    return 0 if summary.ok else 1
+    return exit_code(summary)
+
+
+def exit_code(summary) -> int:  # type: ignore[no-untyped-def]
+    """0 done; 1 failures; 3 due records left unchanged (not approved, waiting)."""
+    if not summary.ok:
+        return 1
+    if summary.dry_run or summary.status == "completed":
+        return 0
+    return EXIT_INCOMPLETE
+
+
+def _run(args: argparse.Namespace, *, dry_run: bool):  # type: ignore[no-untyped-def]
+    """The sweep, in this process; as a Prefect flow run when a Prefect API
+    is configured (so it shows in the UI), else without Prefect at all (a
+    terminal should not wait for a temporary server)."""
+    options = dict(
+        dry_run=dry_run,
+        rules=args.rules,
+        as_of=args.as_of,
+        approved_by=args.approve_as,
+        lease_wait_s=args.wait,
+    )
+    if not os.environ.get("PREFECT_API_URL"):
+        from tasks.sweep import run_sweep
+
+        return run_sweep(args.policy, trigger="cli", **options)  # type: ignore[arg-type]
+    from prefect.states import State
+
+    from flows.nightly_sweep import SweepFailed, retention_sweep
+
+    try:
+        # A terminal has no approval form: use --approve-as.
+        result = retention_sweep(policy=args.policy, ask_approval=False, **options)
+    except SweepFailed as exc:
+        return exc.summary
+    return result.result() if isinstance(result, State) else result
 
 
 def _open_ledger_from_env():  # type: ignore[no-untyped-def]
@@ -192,14 +228,19 @@ def _open_ledger_from_env():  # type: ignore[no-untyped-def]
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from tasks.export import describe_owed, owed_exports
+
     ledger = _open_ledger_from_env()
     try:
         result = ledger.verify()
+        owed = owed_exports(ledger)
     finally:
         ledger.close()
+    if owed:
+        print(describe_owed(owed))
     if result.ok:
         print(f"ledger verifies: {result.entries} entries, chain intact")
-        return 0
+        return 1 if owed else 0
     print(f"ledger does NOT verify ({result.entries} entries):")
     for seq, what in result.problems:
         print(f"  entry {seq}: {what}")

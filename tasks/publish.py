@@ -5,22 +5,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from retention.ledger import build_report
 from retention.logs import get_logger
-from retention.pipeline.outcome import RunSummary
+from retention.pipeline.outcome import RunSummary, mode_of
 from retention.pipeline.plan import RulePlan
 
 log = get_logger("retention.publish")
 
 
-@task(name="publish-plan", cache_policy=NO_CACHE)
 def publish_plan(plans: list[RulePlan], waiting: dict[str, str], dry_run: bool) -> None:
     """What the run will do, before it does it: the operator's view when
-    approving, and the whole result of a dry run."""
+    approving, and the whole result of a dry run. Created in the flow run
+    itself (not a task), so the artifact names its flow run."""
     create_table_artifact(
         key="retention-plan",
         table=[
@@ -30,6 +28,7 @@ def publish_plan(plans: list[RulePlan], waiting: dict[str, str], dry_run: bool) 
                 "action": plan.action,
                 "due": len(plan.due),
                 "kept_by_hold": len(plan.held),
+                "undated": plan.undated,
                 "dataset_rows": plan.dataset_rows,
                 "share": f"{plan.share:.1%}",
                 "needs_approval": waiting.get(plan.rule_id, ""),
@@ -40,15 +39,14 @@ def publish_plan(plans: list[RulePlan], waiting: dict[str, str], dry_run: bool) 
     )
 
 
-@task(name="publish-summary", cache_policy=NO_CACHE)
 def publish_summary(summary: RunSummary, ledger: Any | None) -> str | None:
-    mode = "dry run: nothing was changed" if summary.dry_run else "applied"
     create_table_artifact(
         key="retention-sweep-summary",
         table=[o.as_row() for o in summary.outcomes],
         description=(
-            f"Retention sweep {summary.run_id} ({mode}); policy {summary.policy_name} "
-            f"sha256:{summary.policy_hash[:12]}"
+            f"Retention sweep {summary.run_id} ({mode_of(summary)}); policy "
+            f"{summary.policy_name} sha256:{summary.policy_hash[:12]}"
+            + (f". {summary.reason()}" if summary.reason() else "")
         ),
     )
     if ledger is None:

@@ -1,28 +1,29 @@
-"""Load the policy, open and check each system, open the ledger."""
+"""Load the policy, open and check each system, open the ledger: plain
+functions, fast enough for a terminal, shared by the flows and the CLI."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from connectors.base import Connector
 from connectors.registry import open_connector
-from retention.errors import ConnectionFailed
+from retention.errors import ConnectionFailed, RetentionError
 from retention.ledger import Ledger
+from retention.pipeline.order import check_order
 from retention.policy import System
 from retention.policy_loader import LoadedPolicy, load_policy
 from retention.runtime import ledger_keys, ledger_url
 from tasks.secrets import resolve_secret
 
 
-@task(name="load-policy", cache_policy=NO_CACHE)
-def load_policy_task(path: str, systems: list[str] | None = None) -> LoadedPolicy:
-    return load_policy(path, resolve=resolve_secret, only_systems=set(systems) if systems else None)
+def load_checked_policy(path: str, systems: list[str] | None = None) -> LoadedPolicy:
+    """The policy, validated, with its rules in an order that hides nothing."""
+    only = set(systems) if systems is not None else None
+    loaded = load_policy(path, resolve=resolve_secret, only_systems=only)
+    check_order(loaded.policy, loaded.path)
+    return loaded
 
 
-@task(name="open-systems", cache_policy=NO_CACHE)
 def open_systems(loaded: LoadedPolicy, names: list[str]) -> dict[str, Connector]:
     """Open and check every system the run needs; close them all on failure."""
     opened: dict[str, Connector] = {}
@@ -31,7 +32,7 @@ def open_systems(loaded: LoadedPolicy, names: list[str]) -> dict[str, Connector]
             session = aws_session(name, loaded.policy.systems[name])
             opened[name] = open_connector(name, loaded, session=session)
             opened[name].check()
-    except ConnectionFailed:
+    except RetentionError:
         close_systems(opened)
         raise
     return opened
@@ -59,7 +60,6 @@ def close_systems(connectors: dict[str, Connector]) -> None:
         connector.close()
 
 
-@task(name="open-ledger", cache_policy=NO_CACHE)
 def open_ledger(loaded: LoadedPolicy) -> Ledger:
     keys, current = ledger_keys(loaded)
     return Ledger.open(ledger_url(), keys=keys, current_key_id=current)

@@ -1,8 +1,9 @@
-"""One task per step and rule: plan, apply, recover. Never a task per record."""
+"""The sweep's steps as Prefect tasks: one per rule and step, never per
+record. The bodies are the plain pipeline functions."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,9 +12,10 @@ from prefect.cache_policies import NO_CACHE
 
 from connectors.base import Connector
 from retention.pipeline.apply import RunContext, apply_plan
-from retention.pipeline.outcome import RuleOutcome
+from retention.pipeline.outcome import RuleOutcome, RunSummary
 from retention.pipeline.plan import RulePlan, plan_rule
 from retention.pipeline.recover import recover_unfinished
+from retention.pipeline.run import Answer, Steps
 from retention.policy import Policy, Rule
 
 
@@ -32,7 +34,20 @@ def apply_rule_task(
 
 
 @task(name="recover-unfinished", cache_policy=NO_CACHE)
-def recover_task(
-    ledger: Any, policy: Policy, connectors: Mapping[str, Connector], now: datetime
-) -> int:
-    return recover_unfinished(ledger, policy, connectors, now=now)
+def recover_task(ledger: Any, connectors: Mapping[str, Connector]) -> int:
+    return recover_unfinished(ledger, connectors)
+
+
+def prefect_steps(
+    ask: Callable[[dict[str, str], list[RulePlan]], Answer] | None,
+    publish_plan: Callable[[list[RulePlan], dict[str, str], bool], None],
+    publish_summary: Callable[[RunSummary, Any], object],
+) -> Steps:
+    return Steps(
+        plan=plan_rule_task,
+        apply=apply_rule_task,
+        recover=recover_task,
+        publish_plan=publish_plan,
+        publish_summary=publish_summary,
+        ask=ask,
+    )

@@ -33,10 +33,10 @@ AS_OF = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
 NAIVE_NOW = AS_OF.replace(tzinfo=None)
 # In the demo, 235 of 400 web visits are older than 13 months: over max_share 25%.
 OVER = "crm-web-visits"
-# 7 of 43 contractor reports ended over 3 years ago: within the limits.
-WITHIN = "crm-contractor-reports"
+# 36 of 191 newsletter subscriptions have ended: within the limits (and the
+# rule follows no other rule, so it runs alone).
+WITHIN = "crm-newsletter-unsubscribed"
 VISITS_CUTOFF = datetime(2025, 10, 1, 3, 0)  # AS_OF minus P13M, by hand
-REPORTS_CUTOFF = datetime(2023, 11, 1, 3, 0)  # AS_OF minus P3Y, by hand
 
 
 @pytest.fixture
@@ -102,8 +102,22 @@ class SweepInThread:
 
 
 def split_by_cutoff(rows: dict[Any, dict[str, Any]], clock: str, cutoff: datetime) -> set[Any]:
-    # As in SQL, a record without its clock (work still going on) is never due.
+    # As in SQL, a record without its clock is never due.
     return {key for key, row in rows.items() if row[clock] is not None and row[clock] < cutoff}
+
+
+def ended(subscriptions: dict[Any, dict[str, Any]]) -> set[Any]:
+    return {key for key, row in subscriptions.items() if row["unsubscribed_at"] is not None}
+
+
+def ledger_entries(ledger_url: str, run_id: str, kind: str) -> list[dict[str, Any]]:
+    return query(
+        ledger_url,
+        "SELECT outcome, approved_by, detail FROM ledger_entries "
+        "WHERE run_id = :run AND kind = :kind ORDER BY seq",
+        run=run_id,
+        kind=kind,
+    )
 
 
 def intents(ledger_url: str, run_id: str) -> list[dict[str, Any]]:
@@ -117,25 +131,34 @@ def intents(ledger_url: str, run_id: str) -> list[dict[str, Any]]:
 
 def test_an_operator_approval_applies_the_plan_and_names_the_reviewer(demo) -> None:
     visits = table_rows(demo["crm"], "web_visits")
-    reports = table_rows(demo["crm"], "contractor_reports")
+    subscriptions = table_rows(demo["crm"], "newsletter_subscriptions")
     due_visits = split_by_cutoff(visits, "visited_at", VISITS_CUTOFF)
-    due_reports = split_by_cutoff(reports, "work_ended_at", REPORTS_CUTOFF)
-    assert len(due_visits) / len(visits) > 0.25 and due_reports
+    assert len(due_visits) / len(visits) > 0.25 and ended(subscriptions)
 
     sweep = SweepInThread(approval_timeout_s=60)
     run_id = sweep.wait_until_paused()
     # Nothing is changed while the run waits for the operator.
     assert table_rows(demo["crm"], "web_visits") == visits
-    resume_flow_run(run_id, run_input={"approved": True, "reviewer": "Operator Name"})
+    resume_flow_run(
+        run_id,
+        run_input={"approved": True, "reviewer": "Operator Name", "comment": "checked the plan"},
+    )
     summary = sweep.result()
+    assert summary.status == "completed"
 
     outcomes = {o.rule_id: o for o in summary.outcomes}
     assert outcomes[OVER].status == "done" and outcomes[OVER].deleted == len(due_visits)
     after = table_rows(demo["crm"], "web_visits")
     assert set(after) == set(visits) - due_visits
     assert all(after[key] == visits[key] for key in after)
-    assert set(table_rows(demo["crm"], "contractor_reports")) == set(reports) - due_reports
+    after_subs = table_rows(demo["crm"], "newsletter_subscriptions")
+    assert set(after_subs) == set(subscriptions) - ended(subscriptions)
 
+    [decision] = ledger_entries(demo["ledger"], str(run_id), "decision")
+    assert (decision["outcome"], decision["approved_by"]) == ("approved", "Operator Name")
+    assert '"comment":"checked the plan"' in decision["detail"] and OVER in decision["detail"]
+    [end] = ledger_entries(demo["ledger"], str(run_id), "run-end")
+    assert end["outcome"] == "completed"
     entries = intents(demo["ledger"], str(run_id))
     over = [e for e in entries if e["rule_id"] == OVER]
     assert sum(e["count"] for e in over) == len(due_visits)
@@ -146,20 +169,30 @@ def test_an_operator_approval_applies_the_plan_and_names_the_reviewer(demo) -> N
 
 def test_an_approval_without_a_reviewer_name_applies_only_rules_within_limits(demo) -> None:
     visits = table_rows(demo["crm"], "web_visits")
-    reports = table_rows(demo["crm"], "contractor_reports")
-    due_reports = split_by_cutoff(reports, "work_ended_at", REPORTS_CUTOFF)
+    subscriptions = table_rows(demo["crm"], "newsletter_subscriptions")
 
     sweep = SweepInThread(approval_timeout_s=60)
     run_id = sweep.wait_until_paused()
-    resume_flow_run(run_id, run_input={"approved": True})
+    # The form requires a reviewer: the server refuses an answer without one...
+    with pytest.raises(RuntimeError, match="'reviewer' is a required property"):
+        resume_flow_run(run_id, run_input={"approved": True})
+    # ...and a blank name is no name.
+    resume_flow_run(run_id, run_input={"approved": True, "reviewer": "   "})
     summary = sweep.result()
 
     outcomes = {o.rule_id: o for o in summary.outcomes}
     assert outcomes[OVER].status == "not-approved" and outcomes[OVER].deleted == 0
     assert table_rows(demo["crm"], "web_visits") == visits
-    assert outcomes[WITHIN].status == "done" and outcomes[WITHIN].deleted == len(due_reports)
-    assert set(table_rows(demo["crm"], "contractor_reports")) == set(reports) - due_reports
+    assert outcomes[WITHIN].status == "done"
+    after_subs = table_rows(demo["crm"], "newsletter_subscriptions")
+    assert set(after_subs) == set(subscriptions) - ended(subscriptions)
     assert [e["rule_id"] for e in intents(demo["ledger"], str(run_id))] == [WITHIN]
+    # A refusal is evidence too, and the run does not end as a clean success.
+    [decision] = ledger_entries(demo["ledger"], str(run_id), "decision")
+    assert decision["outcome"] == "refused" and decision["approved_by"] is None
+    assert summary.status == "refused"
+    [end] = ledger_entries(demo["ledger"], str(run_id), "run-end")
+    assert end["outcome"] == "refused" and OVER in end["detail"]
 
 
 def test_an_unanswered_approval_times_out_and_changes_nothing_over_limits(demo) -> None:
@@ -174,3 +207,8 @@ def test_an_unanswered_approval_times_out_and_changes_nothing_over_limits(demo) 
     assert table_rows(demo["crm"], "web_visits") == visits
     assert outcomes[WITHIN].status == "done"
     assert OVER not in {e["rule_id"] for e in intents(demo["ledger"], str(run_id))}
+    [decision] = ledger_entries(demo["ledger"], str(run_id), "decision")
+    assert decision["outcome"] == "timed-out"
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(run_id).state
+    assert state is not None and state.name == "Refused" and OVER in (state.message or "")

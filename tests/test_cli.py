@@ -49,8 +49,8 @@ def test_check_reports_the_policy_and_its_hash(env, capsys):
         (lambda d: d["rules"][0].update(colour="red"), "rules[0].colour", "unknown field"),
         (lambda d: d["rules"][4]["due"].update(after="P5X"), "rules[4].due.after", "ISO-8601"),
         (
-            lambda d: d["rules"][3]["action"]["fields"].update(email={"strategy": "null"}),
-            "rules[3].action.fields.email",
+            lambda d: d["rules"][0]["action"]["fields"].update(email={"strategy": "null"}),
+            "rules[0].action.fields.email",
             "not declared",
         ),
         (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from connectors.base import Key
 from retention.ledger import Ledger
-from retention.ledger.ledger import IntentArgs
+from retention.ledger.ledger import CompletionArgs, IntentArgs
 from tests.test_ledger_helpers import K1, POLICY_HASH, RUN
 
 
@@ -27,12 +27,11 @@ def test_completion_with_next_intent_chains_both_and_verifies(tmp_path):
         )
 
     first = ledger.record_intent(**intent([1, 2]))
-    second = ledger.record_completion(
-        first, done=[1, 2], cascaded={}, kept=[], failed=[], next_intent=intent([3])
+    second = ledger.record_intent(
+        completing=CompletionArgs(intent_seq=first, done=[1, 2]), **intent([3])
     )
-    assert second is not None and second == first + 2
-    last = ledger.record_completion(second, done=[3], cascaded={}, kept=[], failed=[])
-    assert last is None
+    assert second == first + 2
+    ledger.record_completion(second, done=[3], cascaded={}, kept=[], failed=[])
 
     entries = {e.seq: e for e in ledger.entries(RUN)}
     assert entries[first + 1].kind == "completion" and entries[first + 1].intent_seq == first

@@ -51,15 +51,15 @@ def test_open_intent_is_recovered_claiming_only_keys_that_are_gone(ledger_url: s
         assert (intent.seq, intent.rule_id, intent.dataset, intent.key_id) == (
             seq, "web-visits-13-months", "visits", "k1",
         )  # fmt: skip
-        still_due = [12]  # the rescan still finds 12: its delete never committed
-        done = ledger.recovered_hashes(intent, still_due)
+        # the store still holds 12: its delete never committed
+        done = [ledger.hash(13), ledger.hash(11)]
         ledger.complete_recovered(intent, done_hashes=done)
         assert ledger.unfinished_intents() == []
         completion = ledger.entries()[-1]
         result = ledger.verify()
     assert completion.intent_seq == seq and completion.outcome == "recovered"
     assert completion.key_hashes == [ledger.hash(11), ledger.hash(13)]
-    assert completion.detail == {"still_due": 1}
+    assert completion.detail == {"not_committed": 1}
     assert result.ok
 
 
@@ -69,9 +69,10 @@ def test_recovery_after_rotation_hashes_with_the_intents_key(ledger_url: str) ->
         _intent(ledger, [11, 12])
     with open_ledger(ledger_url, keys={**K1, **K2}, current="k2") as ledger:
         [intent] = ledger.unfinished_intents()
-        done = ledger.recovered_hashes(intent, still_due=[12])
-        assert done == [ledger.hash(11, key_id="k1")] != [ledger.hash(11)]
+        done = [ledger.hash(11, key_id="k1")]
+        assert done != [ledger.hash(11)]
         ledger.complete_recovered(intent, done_hashes=done)
+        assert ledger.entries()[-1].key_hashes == done
         assert ledger.verify().ok
 
 

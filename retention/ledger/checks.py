@@ -90,3 +90,17 @@ def utc_text(field: str, value: object) -> str | None:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).isoformat()
+
+
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
+_LONG_NUMBER = re.compile(r"\+?\d[\d\s\-()]{6,}\d")
+
+
+def free_text(field: str, value: object, limit: int = 500) -> str:
+    """An operator's words (a comment, a reason): one paragraph, bounded, and
+    with anything shaped like an email or a phone number masked, so a note
+    cannot carry a data subject's identity into the ledger in the clear."""
+    if not isinstance(value, str):
+        raise LedgerError(f"{field}: {value!r} is not text")
+    text = " ".join(value.split())[:limit]
+    return _LONG_NUMBER.sub("[number]", _EMAIL.sub("[email]", text))

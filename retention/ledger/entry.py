@@ -15,7 +15,9 @@ INTENT = "intent"
 COMPLETION = "completion"
 KEPT = "kept"
 RUN_END = "run-end"
-KINDS = (RUN_START, INTENT, COMPLETION, KEPT, RUN_END)
+DECISION = "decision"  # an operator's answer: approved, refused, timed out, cancelled
+LEASE = "lease"  # a run took over the applying lease from a holder that was gone
+KINDS = (RUN_START, INTENT, COMPLETION, KEPT, RUN_END, DECISION, LEASE)
 
 
 @dataclass(frozen=True)
@@ -25,9 +27,14 @@ class KeptRecord:
     key_hash: str
     hold_id: str
     until: str | None  # ISO-8601 UTC, or None for an open-ended hold
+    note: str = ""  # e.g. "date unknown"
 
     def to_json(self) -> dict[str, Any]:
-        return {"key_hash": self.key_hash, "hold_id": self.hold_id, "until": self.until}
+        out: dict[str, Any] = {"key_hash": self.key_hash, "hold_id": self.hold_id}
+        out["until"] = self.until
+        if self.note:  # absent when empty, so older entries hash as they did
+            out["note"] = self.note
+        return out
 
 
 @dataclass(frozen=True)
@@ -134,9 +141,16 @@ class Intent:
     action: str
     key_hashes: list[str]
     key_id: str
+    # What the batch changes if it commits, beyond its own keys:
+    cascaded_hashes: dict[str, list[str]] = field(default_factory=dict)
+    detached_hashes: dict[str, list[str]] = field(default_factory=dict)
+    # anonymise: per key hash, the keyed digest of the row's after-image
+    image_digests: dict[str, str] = field(default_factory=dict)
+    image_columns: list[str] = field(default_factory=list)
 
     @classmethod
     def of(cls, entry: Entry) -> Intent:
+        images = entry.detail.get("images") or []
         return cls(
             seq=entry.seq,
             run_id=entry.run_id,
@@ -147,4 +161,8 @@ class Intent:
             action=entry.action or "",
             key_hashes=list(entry.key_hashes),
             key_id=entry.key_id,
+            cascaded_hashes={k: list(v) for k, v in entry.cascaded_hashes.items()},
+            detached_hashes={k: list(v) for k, v in (entry.detail.get("detached") or {}).items()},
+            image_digests=dict(zip(entry.key_hashes, images, strict=False)),
+            image_columns=list(entry.detail.get("image_columns") or []),
         )

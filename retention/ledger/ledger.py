@@ -15,12 +15,14 @@ from typing import Any, Protocol, Required, TypedDict, Unpack
 import sqlalchemy as sa
 
 from retention.identity import validate as validate_identities
-from retention.ledger import checks, exports, lookup, store
+from retention.ledger import checks, exports, lease, lookup, store
 from retention.ledger.engine import open_engine
 from retention.ledger.entry import (
     COMPLETION,
+    DECISION,
     INTENT,
     KEPT,
+    LEASE,
     RUN_END,
     RUN_START,
     Entry,
@@ -48,7 +50,10 @@ class HeldLike(Protocol):
 
 
 class IntentArgs(TypedDict, total=False):
-    """What an intent names: the batch's keys, under which run, rule and approval."""
+    """What an intent names: the keys the batch changes if it commits, under
+    which run, rule and approval; for recovery, what else it changes (child
+    rows removed or unlinked) and, for an anonymisation, each row's
+    after-image (hashed here into a keyed digest)."""
 
     run_id: Required[str]
     policy_hash: Required[str]
@@ -57,8 +62,28 @@ class IntentArgs(TypedDict, total=False):
     dataset: Required[str]
     action: Required[str]
     keys: Required[Sequence[Key]]
+    cascaded: Mapping[str, Sequence[Key]]
+    detached: Mapping[str, Sequence[Key]]
+    images: Mapping[Key, str]
+    image_columns: Sequence[str]
     subjects: Sequence[str]
     approved_by: str | None
+
+
+class CompletionArgs(TypedDict, total=False):
+    """What a committed batch really did (record_completion's arguments)."""
+
+    intent_seq: Required[int]
+    done: Required[Sequence[Key]]
+    cascaded: Mapping[str, Sequence[Key]]
+    detached: Mapping[str, Sequence[Key]]
+    kept: Sequence[HeldLike]
+    failed: Sequence[tuple[Key, str]]
+    outcome: str
+
+
+DECISIONS = ("approved", "refused", "timed-out", "cancelled", "not-asked")
+RUN_STATUSES = ("completed", "incomplete", "failed", "refused", "cancelled")
 
 
 class Ledger:
@@ -99,12 +124,6 @@ class Ledger:
         key_id names another (an intent's, when recovering after a rotation)."""
         return self.ring.hash(value, key_id)
 
-    def recovered_hashes(self, intent: Intent, still_due: Sequence[Key]) -> list[str]:
-        """The intent's key hashes minus those of keys a rescan still finds:
-        what complete_recovered may claim. Hashes with the intent's own key."""
-        due = {self.ring.hash(key, intent.key_id) for key in still_due}
-        return [h for h in intent.key_hashes if h not in due]
-
     # --- writing ---------------------------------------------------------
 
     def begin_run(
@@ -124,18 +143,40 @@ class Ledger:
             },
         )
 
-    def record_intent(self, **intent: Unpack[IntentArgs]) -> int:
-        """Before a batch changes anything: the keys it is about to change."""
-        return self._append(**self._intent_fields(intent)).seq
+    def record_intent(
+        self, *, completing: CompletionArgs | None = None, **intent: Unpack[IntentArgs]
+    ) -> int:
+        """Before a batch's change is durable: what it changes if it commits.
+
+        With `completing`, the previous batch's completion goes first in the
+        same transaction: one ledger commit per batch, completion before the
+        next intent in the chain."""
+        batch = [self._completion_fields(completing)] if completing is not None else []
+        batch.append(self._intent_fields(intent))
+        return self._append_all(batch)[-1].seq
 
     def _intent_fields(self, intent: IntentArgs) -> dict[str, Any]:
         run_id, keys = intent["run_id"], intent["keys"]
-        if not keys:
+        cascaded = intent.get("cascaded") or {}
+        if not keys and not any(cascaded.values()):
             raise LedgerError("keys: empty; an intent names the keys it is about to change")
         self._require_started(run_id)
         key_hashes = self.ring.hash_many(keys)
         if len(set(key_hashes)) != len(key_hashes):
             raise LedgerError("keys: the same key is named twice in one intent")
+        detail: dict[str, Any] = {}
+        images = intent.get("images") or {}
+        if images:
+            missing = [k for k in keys if k not in images]
+            if missing:
+                raise LedgerError(f"images: {len(missing)} changed key(s) have no after-image")
+            detail["images"] = [self.ring.digest(images[k]) for k in keys]
+            detail["image_columns"] = [
+                checks.name("image_columns", c) for c in intent.get("image_columns") or []
+            ]
+        detached = {k: v for k, v in (intent.get("detached") or {}).items() if v}
+        if detached:
+            detail["detached"] = self._hashed_per_dataset(detached, None)
         return dict(
             kind=INTENT,
             run_id=run_id,
@@ -146,9 +187,20 @@ class Ledger:
             action=checks.action(intent["action"]),
             count=len(key_hashes),
             key_hashes=key_hashes,
+            cascaded_hashes=self._hashed_per_dataset(cascaded, None),
             subject_hashes=self._subject_hashes(intent.get("subjects", ())),
             approved_by=checks.approver(intent.get("approved_by")),
+            detail=detail,
         )
+
+    def _hashed_per_dataset(
+        self, per_dataset: Mapping[str, Sequence[Key]], key_id: str | None
+    ) -> dict[str, list[str]]:
+        return {
+            checks.dataset("cascaded dataset", child): self.ring.hash_many(keys, key_id)
+            for child, keys in per_dataset.items()
+            if keys
+        }
 
     def record_completion(
         self,
@@ -159,29 +211,41 @@ class Ledger:
         kept: Sequence[HeldLike],
         failed: Sequence[tuple[Key, str]],
         outcome: str = "completed",
-        next_intent: IntentArgs | None = None,
-    ) -> int | None:
+        detached: Mapping[str, Sequence[Key]] | None = None,
+    ) -> None:
         """What the committed batch really did. Hashed with the intent's key,
-        so intent and completion compare key for key.
+        so intent and completion compare key for key."""
+        self._append(
+            **self._completion_fields(
+                CompletionArgs(
+                    intent_seq=intent_seq,
+                    done=done,
+                    cascaded=cascaded,
+                    detached=detached or {},
+                    kept=kept,
+                    failed=failed,
+                    outcome=outcome,
+                )
+            )
+        )
 
-        With `next_intent` (record_intent's arguments), the next batch's
-        intent is appended in the same transaction: one commit per batch
-        boundary instead of two, and still before that batch changes
-        anything. Returns the next intent's seq."""
+    def _completion_fields(self, args: CompletionArgs) -> dict[str, Any]:
+        intent_seq = args["intent_seq"]
         intent = self._open_intent(intent_seq)
         key_id = intent.key_id
-        done_hashes = self.ring.hash_many(done, key_id)
+        done_hashes = self.ring.hash_many(args["done"], key_id)
         kept_records = [
             KeptRecord(
                 key_hash=self.ring.hash(held.key, key_id),
                 hold_id=checks.token("kept hold_id", held.hold_id),
                 until=checks.utc_text("kept until", held.until),
+                note=_note(held),
             )
-            for held in kept
+            for held in args.get("kept", ())
         ]
         failed_records = [
             FailedRecord(key_hash=self.ring.hash(key, key_id), code=error_code(reason))
-            for key, reason in failed
+            for key, reason in args.get("failed", ())
         ]
         claimed = done_hashes + [k.key_hash for k in kept_records]
         claimed += [f.key_hash for f in failed_records]
@@ -191,24 +255,18 @@ class Ledger:
                 f"intent_seq {intent_seq}: {len(strangers)} key(s) in done/kept/failed were not "
                 "named by the intent; a completion may only report on its intent's keys"
             )
-        completion = dict(
+        detached = self._hashed_per_dataset(args.get("detached") or {}, key_id)
+        return dict(
             **self._completion_of(intent),
             count=len(done_hashes),
             key_hashes=done_hashes,
-            cascaded_hashes={
-                checks.dataset("cascaded dataset", child): self.ring.hash_many(keys, key_id)
-                for child, keys in cascaded.items()
-            },
+            cascaded_hashes=self._hashed_per_dataset(args.get("cascaded") or {}, key_id),
             kept=kept_records,
             failed=failed_records,
-            outcome=checks.outcome(outcome),
+            outcome=checks.outcome(args.get("outcome", "completed")),
             intent_seq=intent_seq,
+            detail={"detached": detached} if detached else {},
         )
-        batch = [completion]
-        if next_intent is not None:
-            batch.append(self._intent_fields(next_intent))
-        written = self._append_all(batch)
-        return written[1].seq if next_intent is not None else None
 
     def record_kept(
         self,
@@ -229,6 +287,7 @@ class Ledger:
                 key_hash=self.ring.hash(h.key),
                 hold_id=checks.token("held hold_id", h.hold_id),
                 until=checks.utc_text("held until", h.until),
+                note=_note(h),
             )
             for h in held
         ]
@@ -244,16 +303,89 @@ class Ledger:
             subject_hashes=self._subject_hashes(subjects),
         )
 
-    def end_run(self, *, run_id: str, summary: Mapping[str, int]) -> None:
+    def end_run(
+        self,
+        *,
+        run_id: str,
+        summary: Mapping[str, int],
+        status: str = "completed",
+        reason: str = "",
+        rules: Mapping[str, str] | None = None,
+    ) -> None:
+        """The run's end: its totals, its status (completed, incomplete,
+        failed, refused, cancelled), why, and each rule's status."""
         start = self._require_started(run_id)
         if self._has(run_id, RUN_END):
             raise LedgerError(f"run_id: run {run_id!r} has already ended")
+        if status not in RUN_STATUSES:
+            raise LedgerError(f"status: {status!r} is not one of {', '.join(RUN_STATUSES)}")
+        detail: dict[str, Any] = {"summary": checks.counts("summary", summary), "status": status}
+        if reason:
+            detail["reason"] = checks.free_text("reason", reason)
+        if rules:
+            detail["rules"] = {
+                checks.name("rules key", k): checks.free_text("rule status", v)
+                for k, v in rules.items()
+            }
         self._append(
             kind=RUN_END,
             run_id=run_id,
             policy_hash=start.policy_hash,
-            detail={"summary": checks.counts("summary", summary)},
+            outcome=status,
+            detail=detail,
         )
+
+    def record_decision(
+        self,
+        *,
+        run_id: str,
+        decision: str,
+        rules: Sequence[str],
+        reviewer: str | None = None,
+        comment: str = "",
+    ) -> None:
+        """An operator's answer to a plan over its limits, whatever it was:
+        approved (with who), refused, timed out or cancelled."""
+        start = self._require_started(run_id)
+        if decision not in DECISIONS:
+            raise LedgerError(f"decision: {decision!r} is not one of {', '.join(DECISIONS)}")
+        detail: dict[str, Any] = {
+            "decision": decision,
+            "rules": [checks.name("rules", r) for r in rules],
+        }
+        if comment.strip():
+            detail["comment"] = checks.free_text("comment", comment)
+        self._append(
+            kind=DECISION,
+            run_id=run_id,
+            policy_hash=start.policy_hash,
+            outcome=decision,
+            approved_by=checks.approver(reviewer) if reviewer and reviewer.strip() else None,
+            count=len(rules),
+            detail=detail,
+        )
+
+    def record_takeover(self, *, run_id: str, previous: str) -> None:
+        """This run took the applying lease from a holder that was gone."""
+        start = self._require_started(run_id)
+        self._append(
+            kind=LEASE,
+            run_id=run_id,
+            policy_hash=start.policy_hash,
+            outcome="taken-over",
+            detail={"previous": checks.free_text("previous", previous)},
+        )
+
+    # --- the applying lease ------------------------------------------------
+
+    def acquire_lease(self, run_id: str, holder: str, *, wait_s: float = 0.0) -> lease.Taken:
+        return lease.acquire(self._engine, checks.token("run_id", run_id), holder, wait_s=wait_s)
+
+    def heartbeat(self, run_id: str) -> lease.Heartbeat:
+        return lease.Heartbeat(self._engine, run_id, lease.ttl_s()).start()
+
+    def release_lease(self, run_id: str) -> None:
+        lease.release(self._engine, run_id)
 
     def unfinished_intents(self) -> list[Intent]:
         completions = sa.select(store.entries.c.intent_seq).where(
@@ -267,25 +399,47 @@ class Ledger:
         return [Intent.of(entry) for entry in rows]
 
     def complete_recovered(
-        self, intent: Intent, *, done_hashes: Sequence[str], outcome: str = "recovered"
+        self,
+        intent: Intent,
+        *,
+        done_hashes: Sequence[str],
+        cascaded_hashes: Mapping[str, Sequence[str]] | None = None,
+        detached_hashes: Mapping[str, Sequence[str]] | None = None,
+        outcome: str = "recovered",
     ) -> None:
-        """Close an intent a killed process left open. done_hashes must be the
-        intent's hashes of keys no longer there (see recovered_hashes)."""
-        stored = self._open_intent(intent.seq)
-        done = [checks.key_hash("done_hashes", h) for h in done_hashes]
-        strangers = set(done) - set(stored.key_hashes)
-        if strangers:
-            raise LedgerError(
-                f"done_hashes: {len(strangers)} hash(es) are not among intent {intent.seq}'s keys"
-            )
-        in_intent_order = [h for h in stored.key_hashes if h in set(done)]
+        """Close an intent a killed process left open, claiming only what the
+        store shows was committed (see pipeline.recover): hashes the intent
+        itself named, nothing else."""
+        stored = Intent.of(self._open_intent(intent.seq))
+        done = _subset("done_hashes", done_hashes, stored.key_hashes, intent.seq)
+        cascaded = {
+            child: _subset(child, hashes, stored.cascaded_hashes.get(child, []), intent.seq)
+            for child, hashes in (cascaded_hashes or {}).items()
+            if hashes
+        }
+        detached = {
+            child: _subset(child, hashes, stored.detached_hashes.get(child, []), intent.seq)
+            for child, hashes in (detached_hashes or {}).items()
+            if hashes
+        }
+        detail: dict[str, Any] = {"not_committed": len(stored.key_hashes) - len(done)}
+        if detached:
+            detail["detached"] = detached
         self._append(
-            **self._completion_of(stored),
-            count=len(in_intent_order),
-            key_hashes=in_intent_order,
+            kind=COMPLETION,
+            run_id=stored.run_id,
+            policy_hash=stored.policy_hash,
+            rule_id=stored.rule_id,
+            system=stored.system,
+            dataset=stored.dataset,
+            action=stored.action,
+            key_id=stored.key_id,
+            count=len(done),
+            key_hashes=done,
+            cascaded_hashes=cascaded,
             outcome=checks.outcome(outcome),
             intent_seq=stored.seq,
-            detail={"still_due": len(stored.key_hashes) - len(in_intent_order)},
+            detail=detail,
         )
 
     # --- reading ---------------------------------------------------------
@@ -417,3 +571,17 @@ class Ledger:
     def unexported_runs(self) -> list[str]:
         """Runs, oldest first, whose entries are not all in an exported segment."""
         return exports.owed(self._engine)
+
+
+def _note(held: HeldLike) -> str:
+    note = getattr(held, "note", "")
+    return checks.free_text("kept note", note) if note else ""
+
+
+def _subset(field: str, hashes: Sequence[str], named: Sequence[str], seq: int) -> list[str]:
+    """`hashes` in the intent's order, refused if any is not among `named`."""
+    wanted = {checks.key_hash(field, h) for h in hashes}
+    strangers = wanted - set(named)
+    if strangers:
+        raise LedgerError(f"{field}: {len(strangers)} hash(es) are not among intent {seq}'s keys")
+    return [h for h in named if h in wanted]

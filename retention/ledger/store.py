@@ -61,6 +61,19 @@ head = sa.Table(
     sa.Column("entry_hash", sa.String(64), nullable=False),
 )
 
+# Who may apply changes now: one row, taken by a run, renewed by its
+# heartbeat, released at its end, taken over once expired (see lease.py).
+lease = sa.Table(
+    "ledger_lease",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("run_id", sa.String(128)),
+    sa.Column("holder", sa.String(200)),
+    sa.Column("host", sa.String(200)),
+    sa.Column("pid", sa.Integer),
+    sa.Column("expires_at", sa.Float),
+)
+
 _JSON_COLUMNS = ("key_hashes", "cascaded_hashes", "kept", "failed", "subject_hashes", "detail")
 _SCHEMA_LOCK = 0x6C6564676572  # PostgreSQL advisory lock id while creating tables
 

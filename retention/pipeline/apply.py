@@ -1,23 +1,36 @@
-"""Apply: act on a plan in batches, each between an intent and a completion
-entry in the ledger, so that a crash at any point leaves evidence a rerun can
-finish (record intent, act and commit, record completion)."""
+"""Apply: act on a plan in batches, each claimed in the ledger.
+
+Per batch: the connector re-checks and changes the batch, then, before the
+change is durable (SQL: inside the transaction, before COMMIT; S3 and
+folders: before the first delete), calls back with exactly what it will
+have changed, and the intent goes to the ledger. After the commit, the
+batch's completion is written together with the next batch's intent (one
+ledger commit per batch, completion first). A process killed anywhere
+leaves either no intent (nothing was committed) or an open intent that
+names, key by key, what the batch changes if it committed: recovery reads
+the store and claims exactly what did (pipeline.recover).
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connectors.base import ApplyResult, Connector, Key
-from retention.ledger.ledger import IntentArgs
+from connectors.base import ApplyResult, Connector, Key, Prepared
+from retention.ledger.ledger import CompletionArgs, IntentArgs
 from retention.logs import get_logger
 from retention.pipeline.outcome import RuleOutcome
 from retention.pipeline.plan import RulePlan, resolve_subjects
 from retention.policy import Action, Rule
 
 log = get_logger("retention.apply")
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -28,6 +41,8 @@ class RunContext:
     now: datetime
     batch_size: int
     approved_by: str | None = None
+    # Raises when this run may no longer change anything (its lease was lost).
+    still_leased: Callable[[], None] = field(default=_nothing, compare=False)
 
 
 def chunks(keys: Sequence[Key], size: int) -> Iterator[Sequence[Key]]:
@@ -44,26 +59,28 @@ def apply_plan(
 ) -> RuleOutcome:
     outcome = RuleOutcome(plan.rule_id, plan.qualified, plan.action, due=len(plan.due))
     outcome.held = len(plan.held)
+    outcome.undated = plan.undated
     started = time.monotonic()
     connector = connectors[plan.system]
-    anonymise_held = rule.when_held == "anonymise" and rule.held_action is not None
-    to_do = len(plan.due) + (len(plan.held) if anonymise_held else 0)
+    held_action = rule.held_action if rule.when_held == "anonymise" else None
+    to_do = len(plan.due) + (len(plan.held) if held_action is not None else 0)
     seen = 0
     try:
-        # The re-check at apply time must see the same resolved subjects as the plan.
-        checked = resolve_subjects(rule, connectors) if plan.due else None
-        if plan.due and checked is None:
-            outcome.skipped += len(plan.due)  # no subject matches any more: nothing is due
-            seen += len(plan.due)
-        elif plan.due:
+        # The re-check at apply time sees the subjects as they are now.
+        checked = resolve_subjects(rule, connectors) if to_do else None
+        if to_do and checked is None:
+            outcome.skipped += to_do  # no subject matches any more: nothing is due
+            seen += to_do
+        if checked is not None and plan.due:
             for result in _batches(plan, rule.action, plan.due, connector, ledger, ctx, checked):
                 _count(outcome, rule.action.kind, result)
                 seen += _size(result)
-        if plan.held and anonymise_held:
-            assert rule.held_action is not None
+        if checked is not None and plan.held and held_action is not None:
+            # Held records are re-checked like due ones: still due, still held.
             keys = [h.key for h in plan.held]
-            for result in _batches(plan, rule.held_action, keys, connector, ledger, ctx, None):
+            for result in _batches(plan, held_action, keys, connector, ledger, ctx, checked):
                 outcome.held_anonymised += len(result.done)
+                outcome.skipped += len(result.skipped)
                 outcome.failed += len(result.failed)
                 outcome.failures += [reason for _, reason in result.failed][:5]
                 seen += _size(result)
@@ -77,9 +94,9 @@ def apply_plan(
                 held=plan.held,
             )
     except Exception as exc:  # noqa: BLE001 - reported in the outcome; other rules go on
-        # The failing batch rolled back and its completion says so; the
-        # batches after it never ran. What was done before it stays counted.
-        log.error("rule failed", rule=plan.rule_id, error=type(exc).__name__)
+        # What committed before the failure stays counted and claimed; a
+        # batch whose commit is in doubt keeps its intent open for recovery.
+        log.error("rule failed", rule=plan.rule_id, error=type(exc).__name__, reason=str(exc))
         outcome.failed += max(to_do - seen, 0)
         outcome.note = f"{type(exc).__name__}: {exc}"[:300]
     outcome.seconds = round(time.monotonic() - started, 3)
@@ -92,6 +109,33 @@ def _size(result: ApplyResult) -> int:
     return len(result.done) + len(result.kept) + len(result.failed) + len(result.skipped)
 
 
+@dataclass
+class _Claims:
+    """The batch boundary: the completion waiting to be written with the
+    next intent, so each batch costs one ledger commit."""
+
+    ledger: Any
+    pending: CompletionArgs | None = None
+
+    def intent(self, args: IntentArgs) -> int:
+        seq: int = self.ledger.record_intent(completing=self.pending, **args)
+        self.pending = None
+        return seq
+
+    def flush(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            self.ledger.record_completion(
+                pending["intent_seq"],
+                done=pending["done"],
+                cascaded=pending.get("cascaded") or {},
+                detached=pending.get("detached") or {},
+                kept=pending.get("kept") or [],
+                failed=pending.get("failed") or [],
+                outcome=pending.get("outcome", "completed"),
+            )
+
+
 def _batches(
     plan: RulePlan,
     action: Action,
@@ -99,69 +143,94 @@ def _batches(
     connector: Connector,
     ledger: Any,
     ctx: RunContext,
-    recheck: Rule | None,
+    recheck: Rule,
 ) -> Iterator[ApplyResult]:
-    batches = list(chunks(keys, ctx.batch_size))
+    claims = _Claims(ledger)
+    try:
+        for number, batch in enumerate(chunks(keys, ctx.batch_size), start=1):
+            started = time.monotonic()
+            written: list[int] = []
 
-    def intent(batch: Sequence[Key]) -> IntentArgs:
-        return IntentArgs(
-            run_id=ctx.run_id,
-            policy_hash=ctx.policy_hash,
-            rule_id=plan.rule_id,
-            system=plan.system,
-            dataset=plan.dataset,
-            action=action.kind,
-            keys=list(batch),
-            # Hashed by the ledger, so that a person's email later finds this batch.
-            subjects=connector.identities(plan.dataset, batch),
-            approved_by=ctx.approved_by,
-        )
+            def record(prepared: Prepared, written: list[int] = written) -> None:
+                ctx.still_leased()
+                subjects = prepared.subjects
+                if subjects is None:
+                    subjects = connector.identities(plan.dataset, prepared.changes)
+                written.append(
+                    claims.intent(
+                        IntentArgs(
+                            run_id=ctx.run_id,
+                            policy_hash=ctx.policy_hash,
+                            rule_id=plan.rule_id,
+                            system=plan.system,
+                            dataset=plan.dataset,
+                            action=action.kind,
+                            keys=prepared.changes,
+                            cascaded=prepared.cascaded,
+                            detached=prepared.detached,
+                            images=prepared.images,
+                            image_columns=sorted(action.fields),
+                            subjects=subjects,
+                            approved_by=ctx.approved_by,
+                        )
+                    )
+                )
 
-    seq = ledger.record_intent(**intent(batches[0])) if batches else None
-    for number, batch in enumerate(batches, start=1):
-        started = time.monotonic()
-        try:
-            result = connector.apply(plan.dataset, action, batch, now=ctx.now, rule=recheck)
-        except Exception as exc:
-            # The batch's transaction rolled back: nothing of it changed.
-            ledger.record_completion(
-                seq,
-                done=[],
-                cascaded={},
-                kept=[],
-                failed=[(k, type(exc).__name__) for k in batch],
-                outcome="failed",
+            result = connector.apply(
+                plan.dataset, action, batch, now=ctx.now, rule=recheck, record=record
             )
-            log.error("batch failed", rule=plan.rule_id, batch=number, error=type(exc).__name__)
-            raise
-        # The next batch's intent goes in the same ledger transaction as this
-        # batch's completion: one commit per boundary, still before it acts.
-        following = batches[number] if number < len(batches) else None
-        seq = ledger.record_completion(
-            seq,
-            done=result.done,
-            cascaded=result.cascaded,
-            kept=result.kept,
-            failed=result.failed,
-            outcome="failed" if result.failed else "completed",
-            next_intent=intent(following) if following is not None else None,
-        )
-        seconds = max(time.monotonic() - started, 1e-9)
-        changed = len(result.done) + sum(len(v) for v in result.cascaded.values())
-        log.info(
-            "batch applied",
-            rule=plan.rule_id,
-            dataset=plan.qualified,
-            batch=number,
-            rows_seen=len(batch),
-            rows_changed=changed,
-            skipped=len(result.skipped),
-            failed=len(result.failed),
-            rows_per_s=round(changed / seconds, 1),
-            done_so_far=min(number * ctx.batch_size, len(keys)),
-            total=len(keys),
-        )
-        yield result
+            if written:
+                claims.pending = CompletionArgs(
+                    intent_seq=written[0],
+                    done=result.done,
+                    cascaded=result.cascaded,
+                    detached=result.detached,
+                    kept=result.kept,
+                    failed=result.failed,
+                    outcome="failed" if result.failed else "completed",
+                )
+            elif result.kept:
+                # The store refused every key before anything changed (e.g.
+                # all locked): no intent, but the keeping is evidence.
+                ledger.record_kept(
+                    run_id=ctx.run_id,
+                    policy_hash=ctx.policy_hash,
+                    rule_id=plan.rule_id,
+                    system=plan.system,
+                    dataset=plan.dataset,
+                    held=result.kept,
+                )
+            _log_batch(plan, number, batch, result, started, len(keys), ctx.batch_size)
+            yield result
+    finally:
+        # Also when a batch failed: what committed before it is claimed now.
+        claims.flush()
+
+
+def _log_batch(
+    plan: RulePlan,
+    number: int,
+    batch: Sequence[Key],
+    result: ApplyResult,
+    started: float,
+    total: int,
+    size: int,
+) -> None:
+    seconds = max(time.monotonic() - started, 1e-9)
+    changed = len(result.done) + sum(len(v) for v in result.cascaded.values())
+    log.info(
+        "batch applied",
+        rule=plan.rule_id,
+        dataset=plan.qualified,
+        batch=number,
+        rows_seen=len(batch),
+        rows_changed=changed,
+        skipped=len(result.skipped),
+        failed=len(result.failed),
+        rows_per_s=round(changed / seconds, 1),
+        done_so_far=min(number * size, total),
+        total=total,
+    )
 
 
 def _count(outcome: RuleOutcome, kind: str, result: ApplyResult) -> None:

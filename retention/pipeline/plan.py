@@ -30,7 +30,14 @@ class RulePlan:
     due: list[Key] = field(default_factory=list)
     held: list[Held] = field(default_factory=list)
     dataset_rows: int = 0
+    undated: int = 0  # records whose clock is unknown: counted, never acted on
     note: str = ""  # why the plan is empty without scanning, e.g. no subjects withdrew
+    held_to_change: bool = False  # held records are anonymised (when_held: anonymise)
+
+    @property
+    def to_change(self) -> int:
+        """Records the run will change: the due ones, and held ones it anonymises."""
+        return len(self.due) + (len(self.held) if self.held_to_change else 0)
 
     @property
     def qualified(self) -> str:
@@ -38,7 +45,7 @@ class RulePlan:
 
     @property
     def share(self) -> float:
-        return len(self.due) / self.dataset_rows if self.dataset_rows else 0.0
+        return self.to_change / self.dataset_rows if self.dataset_rows else 0.0
 
 
 def resolve_subjects(rule: Rule, connectors: Mapping[str, Connector]) -> Rule | None:
@@ -66,6 +73,7 @@ def plan_rule(
     system, dataset = split_name(rule.dataset)
     connector = connectors[system]
     plan = RulePlan(rule.id, system, dataset, rule.action.kind)
+    plan.held_to_change = rule.when_held == "anonymise" and rule.held_action is not None
     plan.dataset_rows = connector.count(dataset)
     resolved = resolve_subjects(rule, connectors)
     if resolved is None:
@@ -76,6 +84,7 @@ def plan_rule(
     for batch in connector.scan(resolved, now=now):
         plan.due.extend(batch.due)
         plan.held.extend(batch.held)
+        plan.undated += batch.undated
     log.info(
         "rule planned",
         rule=rule.id,
@@ -83,6 +92,7 @@ def plan_rule(
         rows=plan.dataset_rows,
         due=len(plan.due),
         held=len(plan.held),
+        undated=plan.undated,
         seconds=round(time.monotonic() - started, 3),
     )
     return plan

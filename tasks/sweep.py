@@ -1,0 +1,53 @@
+"""A whole sweep from a policy file: load and check the policy, open the
+systems and the ledger, run retention.pipeline.run.sweep, close everything.
+The CLI calls it directly (no Prefect server needed); the flow calls it
+with Prefect steps, so each rule's plan and apply show as tasks in the UI."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from retention.ledger import Ledger
+from retention.pipeline.outcome import RunSummary
+from retention.pipeline.run import Steps, SweepArgs, sweep
+from retention.pipeline.selection import select_rules, systems_needed
+from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
+
+
+def run_sweep(
+    policy: str,
+    *,
+    dry_run: bool = False,
+    rules: Sequence[str] | None = None,
+    as_of: datetime | None = None,
+    approved_by: str | None = None,
+    run_id: str | None = None,
+    trigger: str = "manual",
+    lease_wait_s: float = 0.0,
+    steps: Steps | None = None,
+) -> RunSummary:
+    loaded = load_checked_policy(policy)
+    selected = select_rules(loaded.policy, list(rules) if rules else None)
+    connectors = open_systems(loaded, systems_needed(loaded.policy, selected))
+    ledger: Ledger | None = None
+    try:
+        ledger = None if dry_run else open_ledger(loaded)
+        args = SweepArgs(
+            policy=loaded.policy,
+            policy_hash=loaded.sha256,
+            run_id=run_id or str(uuid.uuid4()),
+            now=as_of or datetime.now(UTC),
+            rules=selected,
+            dry_run=dry_run,
+            approved_by=approved_by,
+            trigger=trigger,
+            lease_wait_s=lease_wait_s,
+            steps=steps or Steps(),
+        )
+        return sweep(args, connectors, ledger)
+    finally:
+        close_systems(connectors)
+        if ledger is not None:
+            ledger.close()
