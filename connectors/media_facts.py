@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from connectors.base import Held, Key, ScanBatch
@@ -29,6 +29,7 @@ from retention.policy import (
     Scalar,
     System,
 )
+from retention.timezone import aware
 
 FactValue = str | list[str] | None
 ItemFacts = Mapping[str, FactValue]
@@ -37,12 +38,6 @@ ItemFacts = Mapping[str, FactValue]
 # Facts.list_separator.
 LIST_FACTS = frozenset({"subjects"})
 SUBJECTS = "subjects"
-
-# An offset-less timestamp could be anywhere from UTC-12 to UTC+14. Reading it
-# as UTC-12 gives the latest instant it can mean, so nothing is due early and
-# no hold ends early.
-_LATEST_OFFSET = timedelta(hours=12)
-
 
 class MediaInputError(RetentionError):
     """A media connector was given input it cannot act on safely; nothing changed."""
@@ -95,18 +90,19 @@ def _text(value: Any) -> str:
 
 def parse_instant(value: FactValue) -> datetime | None:
     """An ISO-8601 date or datetime as an aware datetime, or None when the
-    value is missing or unreadable."""
+    value is missing or unreadable. Without an offset it is wall-clock time in
+    the policy's time zone, as in the SQL systems (retention.timezone)."""
     if not isinstance(value, str) or not value:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        if "T" not in value and " " not in value:
-            moment += timedelta(days=1)  # a bare date means up to its last moment
-        return moment.replace(tzinfo=UTC) + _LATEST_OFFSET
-    return moment
+    if moment.tzinfo is None and "T" not in value and " " not in value:
+        # A bare date means up to its last moment: nothing is due early, no
+        # hold ends early (a DATE column in SQL rounds the same way).
+        moment += timedelta(days=1)
+    return aware(moment)
 
 
 # --- a rule, made ready for one media dataset --------------------------------

@@ -14,7 +14,9 @@ from __future__ import annotations
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from retention.timezone import policy_zone
 
 IMMEDIATELY = "immediately"
 MAX_YEARS = 100
@@ -76,17 +78,28 @@ class Period:
         """Its length in days, months and years at their average length."""
         return (12 * self.years + self.months) * 365.25 / 12 + self.days + self.seconds / 86400
 
-    def before(self, moment: datetime) -> datetime:
+    def before(self, moment: datetime, zone: tzinfo | None = None) -> datetime:
         """The moment this period before `moment` (the cut-off for 'older than')."""
-        return _shift_months(moment, -(12 * self.years + self.months)) - timedelta(
-            days=self.days, seconds=self.seconds
-        )
+        return self._shift(moment, -1, zone)
 
-    def after(self, moment: datetime) -> datetime:
+    def after(self, moment: datetime, zone: tzinfo | None = None) -> datetime:
         """The moment this period after `moment` (e.g. the end of a hold)."""
-        return _shift_months(moment, 12 * self.years + self.months) + timedelta(
+        return self._shift(moment, 1, zone)
+
+    def _shift(self, moment: datetime, sign: int, zone: tzinfo | None) -> datetime:
+        """Calendar arithmetic on the wall clock of the policy's time zone (or
+        `zone`), as a law counts: five years after 1 July 10:00 in Helsinki is
+        1 July 10:00 in Helsinki, whatever the UTC offsets were. A naive
+        moment is already wall-clock time and stays naive."""
+        local = moment if moment.tzinfo is None else moment.astimezone(zone or policy_zone())
+        shifted = _shift_months(local, sign * (12 * self.years + self.months)) + sign * timedelta(
             days=self.days, seconds=self.seconds
         )
+        if shifted.tzinfo is None:
+            return shifted
+        # A wall-clock time skipped by a DST change means the instant after the
+        # gap; one that occurs twice, the first of the two.
+        return shifted.replace(fold=0).astimezone(UTC).astimezone(shifted.tzinfo)
 
     def __str__(self) -> str:
         return self.text

@@ -29,6 +29,7 @@ from pydantic import (
 from retention.errors import IdentityError
 from retention.identity import check_region
 from retention.periods import Period
+from retention.timezone import DEFAULT_ZONE
 
 _NAME = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
 _QUALIFIED = r"^[A-Za-z_][A-Za-z0-9_\-]*\.[A-Za-z_][A-Za-z0-9_\-]*$"
@@ -436,7 +437,7 @@ class Settings(Strict):
     hash_key: SecretRef = SecretRef(env="RETENTION_HASH_KEY")
     hash_key_id: str = Field(default="k1", min_length=1, description="stored with each entry")
     timezone: str = Field(
-        default="Europe/Helsinki",
+        default=DEFAULT_ZONE,
         description="an IANA time zone: naive timestamps in every system are read in it",
     )
     phone_region: str = Field(

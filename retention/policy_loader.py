@@ -32,6 +32,7 @@ from retention.policy import (
     SubjectCondition,
     split_name,
 )
+from retention.timezone import set_policy_zone
 
 SecretResolver = Callable[[SecretRef], str | None]
 
@@ -96,6 +97,7 @@ def load_policy(
     if problems:
         raise PolicyError(file, problems)
     set_default_region(policy.settings.phone_region)
+    set_policy_zone(policy.settings.timezone)
     return LoadedPolicy(policy, file, hashlib.sha256(raw_bytes).hexdigest(), secrets)
 
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,9 @@ from retention.demo.build import DemoSummary
 from retention.periods import Period
 
 AS_OF = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
-NOW = AS_OF.replace(tzinfo=None)  # the databases hold naive UTC
+HELSINKI = ZoneInfo("Europe/Helsinki")
+# The databases hold naive wall-clock time in the policy's zone: 05:00 in Helsinki.
+NOW = AS_OF.astimezone(HELSINKI).replace(tzinfo=None)
 MIN_CASES = 5
 
 
@@ -321,7 +324,7 @@ def test_ticketing_deregistered_users_logins_tickets_and_comments(ticketing, dem
 
 
 def test_media_photos_five_years(sidecars, demo):
-    cutoff = before("P5Y").replace(tzinfo=UTC)
+    cutoff = before("P5Y").replace(tzinfo=HELSINKI)
     old = [
         p for p, meta in sidecars.items() if datetime.fromisoformat(meta["captured_at"]) < cutoff
     ]
@@ -330,7 +333,7 @@ def test_media_photos_five_years(sidecars, demo):
 
 def test_media_photos_of_withdrawn_photography_consent(sidecars, crm, demo):
     gone = {str(i) for i in crm.execute(withdrawn("photography")).scalars()}
-    cutoff = before("P5Y").replace(tzinfo=UTC)
+    cutoff = before("P5Y").replace(tzinfo=HELSINKI)
     due = [meta for meta in sidecars.values() if gone & set(meta["subjects"])]
     assert_mix(len(due), len(sidecars) - len(due), demo.cohorts["photos.of_withdrawn_consent"])
     # Withdrawal must matter on its own: some of these photos are younger than 5 years.

@@ -17,7 +17,7 @@ from retention.demo.media_data import plan_photos, write_photos
 from retention.demo.people import PeopleFactory
 from retention.demo.rows import Rows
 from retention.demo.ticketing_data import generate_ticketing
-from retention.demo.timeline import Timeline, naive_utc
+from retention.demo.timeline import Timeline, naive_local
 from retention.periods import Period
 
 CRM_FILE = "crm.db"
@@ -69,7 +69,7 @@ def build_demo(root: Path, *, scale: int = 1, seed: int = 2578204, as_of: dateti
     media.mkdir()
     write_photos(media, photos)
     cohorts = dict(crm.rows.cohorts) | dict(tickets.cohorts)
-    five_years_ago = Period.parse("P5Y").before(naive_utc(as_of))
+    five_years_ago = Period.parse("P5Y").before(naive_local(as_of))
     cohorts["photos.older_than_5y"] = sum(p.captured_at < five_years_ago for p in photos)
     cohorts["photos.of_withdrawn_consent"] = sum(
         bool(set(p.subjects) & set(crm.photo_consent_withdrawn)) for p in photos

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from retention.demo.crm_data import EVENTS
-from retention.demo.timeline import Timeline
+from retention.demo.timeline import ZONE, Timeline
 
 PHOTOS = 80
 
@@ -66,7 +66,7 @@ def write_photos(media_root: Path, photos: list[Photo]) -> None:
         comment = f"ID North demo placeholder {photo.relative_path}".encode().ljust(300, b".")
         path.write_bytes(_SOI + _COM + (len(comment) + 2).to_bytes(2, "big") + comment + _EOI)
         sidecar = {
-            "captured_at": photo.captured_at.replace(tzinfo=UTC).isoformat(),
+            "captured_at": photo.captured_at.replace(tzinfo=ZONE).isoformat(),
             "subjects": [str(s) for s in photo.subjects],
             "consent_ref": photo.consent_ref,
         }

@@ -2,7 +2,8 @@
 
 Some links are declared foreign keys and some are plain integer columns, as in
 real CRMs; the policy file describes the undeclared ones as relations.
-Timestamps are naive UTC.
+Timestamps are naive wall-clock time in Europe/Helsinki, the policy's
+settings.timezone (see retention.timezone).
 """
 
 from __future__ import annotations

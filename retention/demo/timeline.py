@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 YEAR_DAYS = 365.25
+# The demo policy's settings.timezone: the demo writes what a Finnish CRM
+# would, wall-clock time in Helsinki, and the connectors read it back so.
+ZONE = ZoneInfo("Europe/Helsinki")
 
 
-def naive_utc(moment: datetime) -> datetime:
-    """Databases hold naive UTC; an aware `as_of` is converted first."""
+def naive_local(moment: datetime) -> datetime:
+    """Databases hold naive local time; an aware `as_of` is converted first."""
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        moment = moment.astimezone(ZONE).replace(tzinfo=None)
     return moment.replace(microsecond=0)
 
 
 class Timeline:
     def __init__(self, as_of: datetime, rng: random.Random) -> None:
-        self.as_of = naive_utc(as_of)
+        self.as_of = naive_local(as_of)
         self.rng = rng
 
     def years_ago(self, low: float, high: float) -> datetime:
