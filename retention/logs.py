@@ -65,8 +65,27 @@ def _phone_or_kept(match: re.Match[str]) -> str:
     return _REDACTED
 
 
+# Run and flow-run ids: hex groups that a phone pattern would take for digits
+# ("12345678-..."); they name no one, and an operator needs them whole.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def _scrub_text(text: str) -> str:
+    pieces, position = [], 0
+    for match in _UUID.finditer(text):
+        pieces += [_scrub_piece(text[position : match.start()]), match.group()]
+        position = match.end()
+    pieces.append(_scrub_piece(text[position:]))
+    return "".join(pieces)
+
+
+def _scrub_piece(text: str) -> str:
     return _PHONE.sub(_phone_or_kept, _EMAIL.sub(_REDACTED, text))
+
+
+def scrub_text(text: str) -> str:
+    """`text` with emails and phone numbers replaced (for lines rendered elsewhere)."""
+    return _scrub_text(text)
 
 
 def _scrub(value: Any) -> Any:
@@ -145,6 +164,11 @@ def configure(level: str = "INFO", json: bool = False, file: TextIO | None = Non
         cache_logger_on_first_use=False,
     )
     _configured = True
+
+
+def json_mode() -> bool:
+    """Whether lines are rendered as JSON (--log-json)."""
+    return bool(_settings.get("json"))
 
 
 def add_sink(processor: Any) -> None:

@@ -1,19 +1,24 @@
 """Show the pipeline's structlog events in the Prefect UI.
 
 Inside a flow or task run, an event (already redacted) goes to the run's
-logger, so an operator watching the run sees per-batch progress; Prefect's
-own console handler prints it, so structlog's renderer is skipped. Outside a
-run, structlog renders as usual."""
+logger, so an operator watching the run sees per-batch progress. In text
+mode Prefect's own console handler prints it, so structlog's renderer is
+skipped. With --log-json, structlog renders it as a JSON line and Prefect's
+console prints only its own records, as JSON lines too: a log shipper reading
+stderr gets JSON and nothing else. Outside a run, structlog renders as usual."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
+from prefect.logging.handlers import PrefectConsoleHandler
 
 from retention import logs
 
@@ -24,6 +29,8 @@ _LEVELS = {
     "error": logging.ERROR,
     "critical": logging.CRITICAL,
 }
+# Set on records this module hands to Prefect, so the console can tell them apart.
+_OURS = "retention_event"
 
 
 def to_prefect_run_log(
@@ -36,9 +43,51 @@ def to_prefect_run_log(
     fields = " ".join(
         f"{k}={v}" for k, v in event.items() if k not in ("event", "level", "timestamp")
     )
-    run_logger.log(_LEVELS.get(str(event.get("level")), logging.INFO), f"{event['event']} {fields}")
+    level = _LEVELS.get(str(event.get("level")), logging.INFO)
+    run_logger.log(level, f"{event['event']} {fields}", extra={_OURS: True})
+    if logs.json_mode():
+        return event  # the UI has it; structlog prints it as JSON
     raise structlog.DropEvent
+
+
+class JsonLineFormatter(logging.Formatter):
+    """Prefect's own records (flow and task run states...) as JSON lines with
+    the keys structlog's lines have, scrubbed as structlog's are."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "event": logs.scrub_text(record.getMessage()),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+        }
+        for name in ("flow_run_id", "task_run_id", "flow_run_name", "task_run_name"):
+            if getattr(record, name, None):
+                line[name] = str(getattr(record, name))
+        if record.exc_info:
+            line["exception"] = logs.scrub_text(self.formatException(record.exc_info))
+        return json.dumps(line, default=str)
+
+
+def _not_ours(record: logging.LogRecord) -> bool:
+    return not getattr(record, _OURS, False)
+
+
+def _json_console() -> None:
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, PrefectConsoleHandler):
+            handler.setFormatter(JsonLineFormatter())
+            if _not_ours not in handler.filters:
+                handler.addFilter(_not_ours)
 
 
 def install() -> None:
     logs.add_sink(to_prefect_run_log)
+    if logs.json_mode():
+        _json_console()
+
+
+# Prefect logs a run's first lines before the flow body calls install(): with
+# --log-json (configured before this module is imported) they are JSON too.
+if logs.json_mode():
+    _json_console()
