@@ -102,7 +102,7 @@ def assert_consistent(
             unclaimed = expected - claimed
             assert not unclaimed, f"{len(unclaimed)} changed row(s) of {system}.{table} unclaimed"
             phantom = claimed - expected
-            assert not phantom, f"{len(phantom)} claim(s) on {system}.{table} rows that never changed"
+            assert not phantom, f"{len(phantom)} claim(s) on unchanged {system}.{table} rows"
     assert not ledger.unfinished_intents(), "an intent was left open"
     verdict = ledger.verify()
     assert verdict.ok, verdict.problems

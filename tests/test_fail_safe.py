@@ -30,8 +30,15 @@ from retention.pipeline.selection import select_rules, systems_needed
 from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
 from tasks.sweep import run_sweep
 from tests.conftest import _fresh_postgres_schema
-from tests.demo_world import AS_OF, POLICY, World, make_world, policy_with, rule_of
-from tests.demo_world import server_databases
+from tests.demo_world import (
+    AS_OF,
+    POLICY,
+    World,
+    make_world,
+    policy_with,
+    rule_of,
+    server_databases,
+)
 from tests.oracle import assert_consistent, snapshots
 from tests.snapshots import query, table_rows
 
