@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
+from retention.errors import RetentionError
 from retention.timezone import policy_zone
 
 IMMEDIATELY = "immediately"
@@ -28,6 +29,10 @@ _PERIOD = re.compile(
 # A part longer than this is far beyond 100 years whatever its unit; checked
 # before int() so that a thousand-digit number costs nothing.
 _MAX_DIGITS = 12
+
+
+class PeriodOutOfRange(RetentionError):
+    """A date a period leads to that the calendar does not have; nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -92,9 +97,16 @@ class Period:
         1 July 10:00 in Helsinki, whatever the UTC offsets were. A naive
         moment is already wall-clock time and stays naive."""
         local = moment if moment.tzinfo is None else moment.astimezone(zone or policy_zone())
-        shifted = _shift_months(local, sign * (12 * self.years + self.months)) + sign * timedelta(
-            days=self.days, seconds=self.seconds
-        )
+        try:
+            months = _shift_months(local, sign * (12 * self.years + self.months))
+            shifted = months + sign * timedelta(days=self.days, seconds=self.seconds)
+        except (ValueError, OverflowError):
+            # e.g. --as-of 0001-01-01, or a clock in year 9999 plus a hold's period
+            way = "before" if sign < 0 else "after"
+            day = moment.date().isoformat()
+            raise PeriodOutOfRange(
+                f"{self.text} {way} {day} is outside the calendar (years 1-9999)"
+            ) from None
         if shifted.tzinfo is None:
             return shifted
         # A wall-clock time skipped by a DST change means the instant after the

@@ -21,6 +21,7 @@ from prefect.logging import get_run_logger
 from prefect.logging.handlers import PrefectConsoleHandler
 
 from retention import logs
+from retention.errors import RetentionError
 
 _LEVELS = {
     "debug": logging.DEBUG,
@@ -73,6 +74,24 @@ def _not_ours(record: logging.LogRecord) -> bool:
     return not getattr(record, _OURS, False)
 
 
+def _without_user_error_traceback(record: logging.LogRecord) -> bool:
+    """A failed run's record on the console without its traceback when the
+    error is one a user acts on (a RetentionError says what and where; the
+    CLI prints it as an `error:` line). The run logger's own API handler ran
+    first, so the run's log in the UI keeps the traceback."""
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, RetentionError):
+        record.exc_info, record.exc_text = None, None
+    return True
+
+
+def _quiet_console() -> None:
+    for handler in logging.getLogger().handlers:
+        wanted = isinstance(handler, PrefectConsoleHandler)
+        if wanted and _without_user_error_traceback not in handler.filters:
+            handler.addFilter(_without_user_error_traceback)
+
+
 def _json_console() -> None:
     for handler in logging.getLogger().handlers:
         if isinstance(handler, PrefectConsoleHandler):
@@ -83,11 +102,13 @@ def _json_console() -> None:
 
 def install() -> None:
     logs.add_sink(to_prefect_run_log)
+    _quiet_console()
     if logs.json_mode():
         _json_console()
 
 
 # Prefect logs a run's first lines before the flow body calls install(): with
 # --log-json (configured before this module is imported) they are JSON too.
+_quiet_console()
 if logs.json_mode():
     _json_console()

@@ -662,3 +662,27 @@ def test_a_bad_policy_is_refused_naming_file_and_place(env, tmp_path, capsys, ba
     # What pydantic tried, and the union branches it gave up on, mean nothing to the reader.
     assert "function-after" not in err and "required field is missing" not in err
     assert snapshot(env) == before
+
+
+AT_RUN_START = ["gt-text-on-integer", "relation-varchar-to-integer", "clock-on-text"]
+
+
+@pytest.mark.parametrize("bad", [b for b in BAD if b.id in AT_RUN_START], ids=lambda b: b.id)
+def test_a_run_refuses_the_same_policy_before_anything_changes(
+    env, tmp_path, capsys, monkeypatch, bad
+) -> None:
+    """What `check --connect` finds, a sweep finds when it opens its systems."""
+    monkeypatch.setenv("RETENTION_LEDGER_URL", f"sqlite:///{tmp_path / 'ledger.db'}")
+    document = copy.deepcopy(GOOD)
+    bad.edit(document)  # type: ignore[misc]
+    path = write(tmp_path, document)
+    before = snapshot(env)
+
+    code = main(["sweep", "--policy", str(path), "--approve-as", "tester"])
+
+    out, err = capsys.readouterr()
+    assert code == 2, out + err
+    assert "Traceback" not in out + err
+    line = next((x for x in err.splitlines() if bad.path in x), "")
+    assert line.strip().startswith(f"{path}: ") and re.search(bad.words, line), err
+    assert snapshot(env) == before

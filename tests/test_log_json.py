@@ -8,12 +8,14 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import structlog
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.logging.handlers import PrefectConsoleHandler
 
+from connectors.sql_errors import SchemaMismatch
 from retention import logs
 from tasks import log_bridge
 
@@ -46,21 +48,28 @@ def probe(run_id: str) -> None:
     get_run_logger().info("a line of Prefect's own for run %s", run_id)
 
 
-@pytest.mark.prefect
-def test_every_line_inside_a_flow_run_is_json(prefect_harness, json_logs, capsys) -> None:
-    run_id = str(uuid.uuid4())
-    console = io.StringIO()  # Prefect's console handler prints to a stream of its own
+@contextmanager
+def prefect_console() -> Iterator[io.StringIO]:
+    """What Prefect's console handler prints (to a stream it holds itself)."""
+    console = io.StringIO()
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, PrefectConsoleHandler)]
     assert handlers, "Prefect's console handler is not installed"
     streams = [h.console.file for h in handlers]
     try:
         for handler in handlers:
             handler.console.file = console
-        log_bridge.install()  # as importing it after `--log-json` does in the CLI
-        probe(run_id)
+        yield console
     finally:
         for handler, stream in zip(handlers, streams, strict=True):
             handler.console.file = stream
+
+
+@pytest.mark.prefect
+def test_every_line_inside_a_flow_run_is_json(prefect_harness, json_logs, capsys) -> None:
+    run_id = str(uuid.uuid4())
+    with prefect_console() as console:
+        log_bridge.install()  # as importing it after `--log-json` does in the CLI
+        probe(run_id)
     err = capsys.readouterr().err + console.getvalue()
     lines = [line for line in err.splitlines() if line.strip()]
     parsed = [json.loads(line) for line in lines]  # fails on any text line
@@ -70,6 +79,28 @@ def test_every_line_inside_a_flow_run_is_json(prefect_harness, json_logs, capsys
     assert sum(e == "batch applied" for e in events) == 1  # not printed twice
     assert "040 123 4567" not in err and "[redacted]" in err
     assert run_id in err
+
+
+@task
+def refuse() -> None:
+    raise SchemaMismatch("crm.contacts: column 'email' does not exist in the database table")
+
+
+@flow(name="user-error-probe")
+def fails_with_a_user_error() -> None:
+    log_bridge.install()
+    refuse()
+
+
+@pytest.mark.prefect
+def test_a_user_error_in_a_run_is_one_line_on_the_console_not_a_traceback(
+    prefect_harness,
+) -> None:
+    with prefect_console() as console, pytest.raises(SchemaMismatch):
+        fails_with_a_user_error()
+    printed = console.getvalue()
+    assert "column 'email' does not exist" in printed
+    assert "Traceback" not in printed
 
 
 def test_redaction_keeps_a_run_id_that_begins_with_digits() -> None:

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from connectors.media_facts import parse_instant
 from connectors.sql import open_sql_connector
 from retention.demo.timeline import ZONE as DEMO_ZONE
+from retention.errors import RetentionError
 from retention.periods import Period
 from retention.policy import Policy
 
@@ -216,3 +217,12 @@ def test_a_timestamp_at_a_month_end_is_due_a_month_later_at_its_end(db_url) -> N
     now = datetime(2026, 3, 31, 10, tzinfo=HELSINKI)  # one month earlier: 28 Feb 10:00
     rows = rows_at(datetime(2026, 2, 28, 9, 59), datetime(2026, 2, 28, 10, 0), datetime(2026, 3, 1))
     assert due_ids(db_url, rows, "at", "P1M", now) == [1]
+
+
+@pytest.mark.parametrize(
+    ("text", "moment", "way"),
+    [("P5Y", datetime(3, 1, 1), "before"), ("P10Y", datetime(9995, 6, 1), "after")],
+)
+def test_a_date_beyond_the_calendar_is_a_user_error_not_a_crash(text, moment, way) -> None:
+    with pytest.raises(RetentionError, match="outside the calendar"):
+        getattr(Period.parse(text), way)(moment)
