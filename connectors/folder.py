@@ -116,10 +116,15 @@ class FolderConnector:
             result.kept += verdict.kept
             result.skipped += verdict.skipped
             wanted = verdict.still_due
-        if wanted and record is not None:
-            record(Prepared(changes=list(wanted)))
-        for key in wanted:
-            self._erase(key, paths[key], facts.source == "sidecar", result)
+        # The intent names only what is there to delete: recovery would claim
+        # a key named but already gone as erased by this batch.
+        uses_sidecars = facts.source == "sidecar"
+        present = [k for k in wanted if _held_on_disk(paths[k], uses_sidecars)]
+        result.skipped += [k for k in wanted if k not in set(present)]
+        if present and record is not None:
+            record(Prepared(changes=list(present)))
+        for key in present:
+            self._erase(key, paths[key], uses_sidecars, result)
         log.debug(
             "folder.apply.batch",
             system=self.name,
@@ -224,6 +229,10 @@ class FolderConnector:
                 f"{facts.source}; use sidecar or index"
             )
         return ds, facts
+
+
+def _held_on_disk(path: Path, uses_sidecars: bool) -> bool:
+    return path.is_file() or (uses_sidecars and Path(sidecar_of(str(path))).is_file())
 
 
 def open_folder_connector(

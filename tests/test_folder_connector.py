@@ -234,3 +234,25 @@ def test_keys_lists_every_photo_left_and_not_the_erased_or_sidecars(album: Path)
     assert listed == sorted(listed)
     assert "photos/2019/a.jpg" not in listed and not any(str(k).endswith(".json") for k in listed)
     assert {"photos/2019/b.jpg", "photos/2024/c.jpg", "photos/nosidecar/f.jpg"} <= set(listed)
+
+
+def test_the_intent_names_only_files_that_are_there_to_delete(album: Path) -> None:
+    """Recovery claims an intent's keys that are gone: a key named though
+    already gone would be claimed as erased by this batch."""
+    conn = connect(album)
+    recorded: list[Any] = []
+
+    result = conn.apply(
+        "photos",
+        DELETE,
+        ["photos/2019/a.jpg", "photos/2019/gone.jpg"],
+        now=NOW,
+        record=recorded.append,
+    )
+
+    assert [p.changes for p in recorded] == [["photos/2019/a.jpg"]]
+    assert result.done == ["photos/2019/a.jpg"]
+    assert result.skipped == ["photos/2019/gone.jpg"]
+    again = conn.apply("photos", DELETE, ["photos/2019/gone.jpg"], now=NOW, record=recorded.append)
+    assert again.skipped == ["photos/2019/gone.jpg"]
+    assert len(recorded) == 1  # nothing to change: no intent at all
