@@ -189,6 +189,12 @@ def _due(d: dict[str, Any], **fields: Any) -> None:
     _rule(d)["due"].update(fields)
 
 
+def _subjects_from(d: dict[str, Any], dataset: str, column: str) -> None:
+    """Declare `column` on `dataset` (the database lacks it) and read subjects from it."""
+    d["systems"]["crm"]["datasets"][dataset.split(".")[1]]["columns"].append(column)
+    _where(d, {"column": "id", "subjects_from": {"dataset": dataset, "column": column}})
+
+
 def _replace_text(old: str, new: str) -> Callable[[str], str]:
     def edit(text: str) -> str:
         assert old in text, old
@@ -546,16 +552,7 @@ BAD = [
         "subjects-from-column-missing",
         "rules[0].due.where[3].subjects_from.column",
         "'contact_uuid'",
-        lambda d: (
-            d["systems"]["crm"]["datasets"]["tickets"]["columns"].append("contact_uuid"),
-            _where(
-                d,
-                {
-                    "column": "id",
-                    "subjects_from": {"dataset": "crm.tickets", "column": "contact_uuid"},
-                },
-            ),
-        ),
+        lambda d: _subjects_from(d, "crm.tickets", "contact_uuid"),
         connect=True,
     ),
 ]

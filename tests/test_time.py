@@ -226,3 +226,13 @@ def test_a_timestamp_at_a_month_end_is_due_a_month_later_at_its_end(db_url) -> N
 def test_a_date_beyond_the_calendar_is_a_user_error_not_a_crash(text, moment, way) -> None:
     with pytest.raises(RetentionError, match="outside the calendar"):
         getattr(Period.parse(text), way)(moment)
+
+
+def test_a_zero_period_is_written_immediately_and_means_now() -> None:
+    now = datetime(2026, 11, 1, 3, tzinfo=UTC)
+    period = Period.parse("immediately")
+    assert period.is_zero and str(period) == "immediately"
+    assert period.before(now) == now and period.after(now) == now
+    for zero in ("P0D", "PT0S", "P0Y0M"):
+        with pytest.raises(ValueError, match="immediately"):
+            Period.parse(zero)
