@@ -219,7 +219,7 @@ def _hold_on(key: str, facts: ItemFacts, hold: Hold, now: datetime) -> Held | No
     clock = parse_instant(facts.get(hold.clock))
     if clock is None:
         # Cannot tell whether the law still keeps it: keep it, with no end date.
-        return Held(key, hold.id, None)
+        return Held(key, hold.id, None, note="date unknown")
     if hold.from_year_end:
         clock = datetime(clock.year + 1, 1, 1, tzinfo=clock.tzinfo)
     if clock > hold.period.before(now):

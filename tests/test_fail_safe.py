@@ -374,3 +374,52 @@ def test_a_plan_that_fails_still_ends_the_run_in_the_ledger(tmp_path, monkeypatc
     assert summary.status == "failed"
     [end] = ends
     assert end.outcome == "failed" and end.detail["rules"][VISITS] == "failed"
+
+
+# --- 5. held records are re-checked and guarded like due ones ------------------
+
+
+def test_held_records_are_rechecked_at_apply_time_and_count_against_limits(
+    tmp_path, monkeypatch
+):
+    import sqlalchemy as sa
+
+    from retention.pipeline.apply import RunContext, apply_plan
+    from retention.pipeline.guard import over_limits
+    from retention.pipeline.plan import plan_rule
+    from retention.policy import Limits
+
+    run = make_world(tmp_path / "run", None)
+    use(run, monkeypatch)
+    loaded = load_checked_policy(str(POLICY))
+    [rule] = select_rules(loaded.policy, ["crm-contact-after-cooperation"])
+    connectors = open_systems(loaded, ["crm"])
+    ledger = open_ledger(loaded)
+    try:
+        plan = plan_rule(rule, loaded.policy, connectors, now=AS_OF)
+        assert plan.held and plan.held_to_change
+        # Held records the rule anonymises are changes: they count.
+        limits = Limits(max_count=len(plan.due), max_share=1.0)
+        assert f"{len(plan.due) + len(plan.held)} records to change" in (
+            over_limits(plan, limits) or ""
+        )
+        resumed = plan.held[0].key  # the cooperation resumed after the plan
+        engine = sa.create_engine(run.crm)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE contacts SET relationship_status = 'customer' WHERE id = :id"),
+                {"id": resumed},
+            )
+        before = table_rows(run.crm, "contacts")[resumed]
+        engine.dispose()
+        ledger.begin_run(
+            run_id="held", policy_hash=loaded.sha256, policy_name="p", trigger="t", dry_run=False
+        )
+        result = apply_plan(
+            plan, rule, connectors, ledger, RunContext("held", loaded.sha256, "p", AS_OF, 1000)
+        )
+    finally:
+        close_systems(connectors)
+        ledger.close()
+    assert result.held_anonymised == len(plan.held) - 1 and result.skipped == 1
+    assert table_rows(run.crm, "contacts")[resumed] == before, "a no-longer-due row is untouched"
