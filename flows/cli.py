@@ -272,6 +272,8 @@ def cmd_lookup(args: argparse.Namespace) -> int:
     from retention.runtime import ledger_keys, ledger_url
     from tasks.secrets import resolve_secret
 
+    # First: the policy says in which region a number without a country code is.
+    loaded = load_policy(args.policy, resolve=resolve_secret, only_systems=set())
     identities = validate(
         {
             kind: values
@@ -284,7 +286,6 @@ def cmd_lookup(args: argparse.Namespace) -> int:
             if values
         }
     )
-    loaded = load_policy(args.policy, resolve=resolve_secret, only_systems=set())
     keys, current = ledger_keys(loaded)
     ledger = Ledger.open(ledger_url(), keys=keys, current_key_id=current)
     try:
