@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from retention.demo.build import DEMO_HASH_KEY
-from retention.ledger import Ledger
+from retention.ledger import Ledger, build_report
 from retention.ledger.lease import LeaseBusy
 from retention.pipeline.outcome import RunSummary
 from retention.pipeline.run import SweepArgs, sweep
@@ -149,10 +149,19 @@ def test_a_refused_rule_holds_back_the_rules_that_depend_on_it(worlds, monkeypat
     decisions = query(run.env["RETENTION_LEDGER_URL"], "SELECT outcome, detail FROM "
                       "ledger_entries WHERE kind = 'decision'")  # fmt: skip
     assert [d["outcome"] for d in decisions] == ["not-asked"] and COMMENTS in decisions[0]["detail"]
+    with ledger_of(run) as ledger:
+        report = build_report(ledger.entries(refused.run_id)).to_markdown()
+    assert "approval not-asked at" in report and f"rule `{USERS}` waiting" in report
+    assert "**incomplete**" in report
 
     approved = sweep_in(run, monkeypatch, policy=strict, approved_by="operator")
     assert approved.status == "completed", approved.reason()
     assert outcome(approved, COMMENTS).approved_by == "operator"
+    with ledger_of(run) as ledger:
+        report = build_report(ledger.entries(approved.run_id)).to_markdown()
+    assert f"| ticketing | comments | {COMMENTS} |" in report
+    assert [line for line in report.splitlines() if COMMENTS in line and line.endswith(
+        "| operator |")], "the evidence report names the approver per rule"  # fmt: skip
     finish_and_judge(run, before, want, monkeypatch)
 
 

@@ -59,10 +59,10 @@ def test_report_renders_as_json_and_markdown(ledger_url: str) -> None:
     assert data["entries"] == 10
     assert {r["rule_id"] for r in data["rules"]} >= {"crm-contact-erasure", "media-five-years"}
     markdown = report.to_markdown()
-    assert "| crm | invoices | crm-contact-erasure | 0 | 0 | - | 2 under " in markdown
+    assert "| crm | invoices | crm-contact-erasure | 0 | 0 | - | - | 2 under " in markdown
     assert "accounting-act-vouchers until 2031-12-31" in markdown
     assert (
-        "| crm | subscribers | marketing-unsubscribed | 0 | 1 | - | - | 1 IntegrityError | 0 |"
+        "| crm | subscribers | marketing-unsubscribed | 0 | 1 | - | - | - | 1 IntegrityError | 0 |"
         in (markdown)
     )
     assert_no_personal_data(report.to_json().encode() + markdown.encode(), "the report")

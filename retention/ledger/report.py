@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from retention.ledger.entry import COMPLETION, INTENT, KEPT, RUN_END, RUN_START, Entry, KeptRecord
+from retention.ledger.entry import (
+    COMPLETION,
+    DECISION,
+    INTENT,
+    KEPT,
+    LEASE,
+    RUN_END,
+    RUN_START,
+    Entry,
+    KeptRecord,
+)
 
 
 @dataclass
@@ -20,6 +30,7 @@ class KeptLine:
     hold_id: str
     until: str | None
     count: int
+    note: str = ""  # e.g. "date unknown"
 
 
 @dataclass
@@ -31,6 +42,7 @@ class RuleLine:
     anonymised: int = 0
     recovered: int = 0  # of the above, closed by crash recovery
     cascaded: dict[str, int] = field(default_factory=dict)
+    detached: dict[str, int] = field(default_factory=dict)
     kept: list[KeptLine] = field(default_factory=list)
     failed: dict[str, int] = field(default_factory=dict)
     unfinished: int = 0  # intents with no completion: the change may or may not have happened
@@ -50,6 +62,20 @@ class RunLine:
     started: str | None
     ended: str | None
     summary: dict[str, int] = field(default_factory=dict)
+    status: str | None = None  # completed | incomplete | refused | failed | cancelled
+    reason: str = ""
+    rules: dict[str, str] = field(default_factory=dict)  # rule -> its status in the run
+    decisions: list[DecisionLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. the lease taken from a dead run
+
+
+@dataclass
+class DecisionLine:
+    at: str
+    decision: str  # approved | refused | timed-out | cancelled | not-asked
+    reviewer: str | None
+    rules: list[str]
+    comment: str = ""
 
 
 @dataclass
@@ -63,44 +89,67 @@ class Report:
 
     def to_markdown(self) -> str:
         lines = ["# Retention report", "", f"Built from {self.entries} ledger entries.", ""]
-        lines += ["## Runs", "", "| run | policy | trigger | dry run | started | ended |"]
-        lines += ["|---|---|---|---|---|---|"]
+        lines += ["## Runs", "", "| run | policy | trigger | dry run | started | ended | status |"]
+        lines += ["|---|---|---|---|---|---|---|"]
         for run in self.runs:
             lines.append(
                 f"| {run.run_id} | {run.policy_name or '?'} `{run.policy_hash[:12]}` | "
                 f"{run.trigger or '?'} | {_yes_no(run.dry_run)} | {run.started or '?'} | "
-                f"{run.ended or 'not ended'} |"
+                f"{run.ended or 'not ended'} | {run.status or '?'} |"
             )
+        for run in self.runs:
+            lines += _run_details(run)
         lines += ["", "## Per system and rule", ""]
         lines += [
-            "| system | dataset | rule | deleted | anonymised | cascaded | kept "
-            "(hold, until) | failed | unfinished |"
+            "| system | dataset | rule | deleted | anonymised | cascaded | unlinked | kept "
+            "(hold, until) | failed | unfinished | approved by |"
         ]
-        lines += ["|---|---|---|---|---|---|---|---|---|"]
+        lines += ["|---|---|---|---|---|---|---|---|---|---|---|"]
         for rule in self.rules:
             cascaded = ", ".join(f"{k}: {v}" for k, v in sorted(rule.cascaded.items())) or "-"
-            kept = (
-                ", ".join(
-                    f"{k.count} under {k.hold_id} until {k.until or 'open-ended'}"
-                    for k in rule.kept
-                )
-                or "-"
-            )
+            detached = ", ".join(f"{k}: {v}" for k, v in sorted(rule.detached.items())) or "-"
+            kept = ", ".join(_kept_text(k) for k in rule.kept) or "-"
             failed = ", ".join(f"{v} {k}" for k, v in sorted(rule.failed.items())) or "-"
             lines.append(
                 f"| {rule.system} | {rule.dataset} | {rule.rule_id} | {rule.deleted} | "
-                f"{rule.anonymised} | {cascaded} | {kept} | {failed} | {rule.unfinished} |"
+                f"{rule.anonymised} | {cascaded} | {detached} | {kept} | {failed} | "
+                f"{rule.unfinished} | {', '.join(rule.approved_by) or '-'} |"
             )
         return "\n".join(lines) + "\n"
+
+
+def _kept_text(kept: KeptLine) -> str:
+    if kept.until is None and kept.note:
+        return f"{kept.count} under {kept.hold_id}, {kept.note}: kept until it is known"
+    return f"{kept.count} under {kept.hold_id} until {kept.until or 'open-ended'}"
+
+
+def _run_details(run: RunLine) -> list[str]:
+    """Why a run did not simply complete, and who decided what."""
+    out: list[str] = []
+    if run.reason:
+        out.append(f"- run {run.run_id}: **{run.status}**: {run.reason}")
+    for rule, status in sorted(run.rules.items()):
+        if status not in ("done", "dry-run"):
+            out.append(f"- run {run.run_id}: rule `{rule}` {status}")
+    for decision in run.decisions:
+        who = f" by {decision.reviewer}" if decision.reviewer else ""
+        why = f" ({decision.comment})" if decision.comment else ""
+        out.append(
+            f"- run {run.run_id}: approval {decision.decision}{who} at {decision.at} "
+            f"for {', '.join(decision.rules)}{why}"
+        )
+    out += [f"- run {run.run_id}: {note}" for note in run.notes]
+    return ["", *out] if out else []
 
 
 def build_report(entries: Sequence[Entry]) -> Report:
     runs: dict[str, RunLine] = {}
     rules: dict[tuple[str, str, str], RuleLine] = {}
-    kept: dict[tuple[str, str, str], dict[tuple[str, str | None], int]] = {}
+    kept: dict[tuple[str, str, str], dict[tuple[str, str | None, str], int]] = {}
     open_intents: dict[int, tuple[str, str, str]] = {}
     for entry in sorted(entries, key=lambda e: e.seq):
-        if entry.kind in (RUN_START, RUN_END):
+        if entry.kind in (RUN_START, RUN_END, DECISION, LEASE):
             _note_run(runs, entry)
             continue
         where = (entry.system or "", entry.dataset or "", entry.rule_id or "")
@@ -117,8 +166,10 @@ def build_report(entries: Sequence[Entry]) -> Report:
     for where in open_intents.values():
         rules[where].unfinished += 1
     for where, groups in kept.items():
-        ordered_groups = sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or ""))
-        rules[where].kept = [KeptLine(hold, until, n) for (hold, until), n in ordered_groups]
+        ordered_groups = sorted(groups.items(), key=lambda g: (g[0][0], g[0][1] or "", g[0][2]))
+        rules[where].kept = [
+            KeptLine(hold, until, n, note) for (hold, until, note), n in ordered_groups
+        ]
     ordered = [rules[k] for k in sorted(rules)]
     return Report(entries=len(entries), runs=list(runs.values()), rules=ordered)
 
@@ -132,9 +183,27 @@ def _note_run(runs: dict[str, RunLine], entry: Entry) -> None:
         run.trigger = entry.detail.get("trigger")
         run.dry_run = entry.detail.get("dry_run")
         run.started = entry.at.isoformat()
+    elif entry.kind == DECISION:
+        run.decisions.append(
+            DecisionLine(
+                at=entry.at.isoformat(),
+                decision=entry.outcome or "?",
+                reviewer=entry.approved_by,
+                rules=list(entry.detail.get("rules", [])),
+                comment=str(entry.detail.get("comment", "")),
+            )
+        )
+    elif entry.kind == LEASE:
+        run.notes.append(f"took the applying lease from {entry.detail.get('previous')}, gone")
     else:
         run.ended = entry.at.isoformat()
         run.summary = dict(entry.detail.get("summary", {}))
+        # Runs ended before statuses were recorded completed or failed by counts.
+        run.status = entry.detail.get("status") or (
+            "failed" if run.summary.get("failed") else "completed"
+        )
+        run.reason = str(entry.detail.get("reason", ""))
+        run.rules = dict(entry.detail.get("rules", {}))
 
 
 def _note_time_and_policy(line: RuleLine, entry: Entry) -> None:
@@ -156,13 +225,17 @@ def _note_completion(line: RuleLine, entry: Entry) -> None:
         line.recovered += entry.count
     for child, keys in entry.cascaded_hashes.items():
         line.cascaded[child] = line.cascaded.get(child, 0) + len(keys)
+    for child, keys in (entry.detail.get("detached") or {}).items():
+        line.detached[child] = line.detached.get(child, 0) + len(keys)
     for failure in entry.failed:
         line.failed[failure.code] = line.failed.get(failure.code, 0) + 1
 
 
-def _note_kept(groups: dict[tuple[str, str | None], int], records: Sequence[KeptRecord]) -> None:
+def _note_kept(
+    groups: dict[tuple[str, str | None, str], int], records: Sequence[KeptRecord]
+) -> None:
     for record in records:
-        group = (record.hold_id, record.until)
+        group = (record.hold_id, record.until, record.note)
         groups[group] = groups.get(group, 0) + 1
 
 
