@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from retention.policy import Action, Condition, Rule, Scalar
 
@@ -135,3 +135,24 @@ class Connector(Protocol):
         (identity kind -> values, already validated) directly."""
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class SubjectStore(Protocol):
+    """What a store with relations and free text (SQL) adds for erasure
+    requests. A store without it (media) is searched with find_subject."""
+
+    def subject_records(
+        self, identities: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[Key, list[tuple[str, str]]]]:
+        """Per dataset: records holding one of these identities, each with the
+        (kind, value) of every identity it holds."""
+
+    def related(self, dataset: str, keys: Sequence[Key]) -> dict[str, list[Key]]:
+        """Records that belong to these through relations, children of children too."""
+
+    def find_mentions(
+        self, dataset: str, columns: Sequence[str], needles: Sequence[str]
+    ) -> list[Key]:
+        """Rows whose free-text `columns` contain a needle in any case: candidates
+        for redaction, never acted on without the redactor's own check."""

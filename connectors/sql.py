@@ -32,6 +32,7 @@ from connectors.sql_holds import HoldCheck, held_keys, hold_checks
 from connectors.sql_keys import one_of
 from connectors.sql_preflight import preflight
 from connectors.sql_reflect import Catalog, column_of
+from connectors.sql_related import mention_candidates, related_records, subject_records
 from connectors.sql_subject import find_subject_keys
 from connectors.sql_values import chunked, coerce
 from retention.errors import ConnectionFailed, RetentionError
@@ -251,6 +252,28 @@ class SqlConnector:
             rows_found=sum(len(v) for v in found.values()),
         )
         return found
+
+    def subject_records(
+        self, identities: Mapping[str, Sequence[str]]
+    ) -> dict[str, dict[Key, list[tuple[str, str]]]]:
+        """Records holding one of these identities, with every identity each holds."""
+        identities = validate_identities(identities)  # before any query: never match everyone
+        with self._reachable(), self.engine.connect() as conn:
+            return subject_records(conn, self.graph(), self.system, identities)
+
+    def related(self, dataset: str, keys: Sequence[Key]) -> dict[str, list[Key]]:
+        """Records below these by relations, per dataset."""
+        if not keys:
+            return {}
+        with self._reachable(), self.engine.connect() as conn:
+            return related_records(conn, self.graph(), dataset, self._keys(dataset, keys))
+
+    def find_mentions(
+        self, dataset: str, columns: Sequence[str], needles: Sequence[str]
+    ) -> list[Key]:
+        """Rows whose free-text columns may mention one of `needles` (candidates)."""
+        with self._reachable(), self.engine.connect() as conn:
+            return mention_candidates(conn, self.graph(), dataset, columns, needles)
 
     def close(self) -> None:
         self.engine.dispose()

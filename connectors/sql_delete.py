@@ -36,7 +36,7 @@ def delete_tree(
     if not keys:
         return
     for edge in graph.children.get(node, []):
-        values = _parent_values(conn, graph, edge, keys)
+        values = parent_values(conn, graph, edge, keys)
         if edge.detach:
             unlinked = _detach(conn, graph, edge, values)
             if unlinked:
@@ -48,7 +48,7 @@ def delete_tree(
             gone = _delete_leaf_children(conn, graph, edge, values)
             cascaded.setdefault(graph.qualified(edge.child), []).extend(gone)
             continue
-        children = _child_keys(conn, graph, edge, values)
+        children = child_keys(conn, graph, edge, values)
         if edge.link is not None:
             _unlink(conn, edge, values)
             children = _no_longer_linked(conn, graph, edge.child, children)
@@ -60,7 +60,7 @@ def delete_tree(
         conn.execute(sa.delete(target.table).where(one_of(conn, target.table.c[target.key], part)))
 
 
-def _parent_values(conn: sa.Connection, graph: Graph, edge: Edge, keys: Sequence[Key]) -> list[Any]:
+def parent_values(conn: sa.Connection, graph: Graph, edge: Edge, keys: Sequence[Key]) -> list[Any]:
     parent = graph.node(edge.parent)
     if edge.parent_column == parent.key:
         return list(keys)
@@ -96,7 +96,7 @@ def _delete_leaf_children(
     return sorted(gone)
 
 
-def _child_keys(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]) -> list[Key]:
+def child_keys(conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[Any]) -> list[Key]:
     child = graph.node(edge.child)
     key = child.table.c[child.key]
     found: dict[Key, None] = {}  # ordered and without repeats: a child may be linked twice

@@ -97,8 +97,44 @@ def _parser() -> argparse.ArgumentParser:
         lookup.add_argument(f"--{kind}", action="append", default=[])
     lookup.set_defaults(handler=cmd_lookup)
 
+    erase = sub.add_parser(
+        "erase", help="forget a person (or every person in --file) everywhere, with a certificate"
+    )
+    policy_arg(erase)
+    for kind in ("email", "phone", "crm-contact-id", "ticketing-user-id", "name"):
+        erase.add_argument(f"--{kind}", action="append", default=[])
+    erase.add_argument("--file", help="a CSV of requests: a header row naming these fields")
+    erase.add_argument("--request-id", help="your reference (default: a new one); used once")
+    erase.add_argument(
+        "--kind",
+        choices=["erasure", "marketing-withdrawn", "photography-withdrawn"],
+        default="erasure",
+    )
+    erase.add_argument("--requested-by", default="", help="who received the request")
+    erase.add_argument(
+        "--override-restriction", default="", metavar="REASON",
+        help="erase although the cooperation is in force (the reason goes to the ledger)",
+    )  # fmt: skip
+    erase.add_argument("--dry-run", action="store_true", help="show what it would do")
+    erase.add_argument("--approve-as", help="approve a request over the policy's limits")
+    erase.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+    erase.add_argument("--json", action="store_true", help="print certificates as JSON")
+    erase.set_defaults(handler=cmd_erase)
+
+    certificate = sub.add_parser("certificate", help="an erasure request's certificate")
+    certificate.add_argument("--request-id", required=True)
+    certificate.add_argument("--format", choices=["markdown", "json"], default="markdown")
+    certificate.set_defaults(handler=cmd_certificate)
+
     demo = sub.add_parser("demo", help="build the demo systems (if missing) and sweep them")
-    demo.add_argument("--root", default=DEMO_ROOT, help="where the demo systems live")
+    demo.add_argument(
+        "--root", default=str(PROJECT_ROOT / DEMO_ROOT), help="where the demo systems live"
+    )
+    demo.add_argument(
+        "--env",
+        action="store_true",
+        help="print the demo's environment as shell exports (eval \"$(retention demo --env)\")",
+    )
     demo.add_argument("--scale", type=int, default=1)
     demo.add_argument("--seed", type=int, default=2578204)
     demo.add_argument("--fresh", action="store_true", help="rebuild the demo data first")
@@ -224,7 +260,8 @@ def _open_ledger_from_env():  # type: ignore[no-untyped-def]
     from retention.runtime import READ_ONLY_KEYS, ledger_url
 
     # Walking the chain and reading entries need no HMAC key: hashing does.
-    return Ledger.open(ledger_url(), keys=READ_ONLY_KEYS, current_key_id="read-only")
+    policy = os.environ.get("RETENTION_POLICY") or default_policy()
+    return Ledger.open(ledger_url(policy), keys=READ_ONLY_KEYS, current_key_id="read-only")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -265,6 +302,53 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from retention.pipeline.erase_input import requests_from_args
+    from tasks.erase import run_erase
+
+    requests = requests_from_args(args)
+    result = run_erase(
+        args.policy,
+        requests,
+        dry_run=args.dry_run,
+        approved_by=args.approve_as,
+        trigger="cli",
+        lease_wait_s=args.wait,
+    )
+    if args.dry_run:
+        for request_id, found in result.previews.items():
+            total = sum(found.values())
+            print(f"request {request_id} (dry run): {total} record(s) of the person found")
+            for name, count in found.items():
+                print(f"  {name}: {count}")
+            if request_id in result.prepared.restricted:
+                print(f"  restricted in {', '.join(result.prepared.restricted[request_id])}")
+        if not result.previews:
+            print("dry run: every request was acted on before; nothing to do")
+        return 0
+    for cert in result.certificates:
+        print(cert.to_json() if args.json else cert.to_markdown())
+    if not result.ok:
+        return 1
+    statuses = {c.status for c in result.certificates}
+    return 3 if statuses & {"incomplete", "restricted"} else 0
+
+
+def cmd_certificate(args: argparse.Namespace) -> int:
+    from retention.ledger.certificate import certificate_of
+
+    ledger = _open_ledger_from_env()
+    try:
+        entry = ledger.requests_done([args.request_id]).get(args.request_id)
+    finally:
+        ledger.close()
+    if entry is None:
+        raise RetentionError(f"--request-id: no request {args.request_id!r} in the ledger")
+    cert = certificate_of(entry)
+    print(cert.to_json() if args.format == "json" else cert.to_markdown())
+    return 0
+
+
 def cmd_lookup(args: argparse.Namespace) -> int:
     from retention.identity import validate
     from retention.ledger import Ledger
@@ -287,7 +371,7 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         }
     )
     keys, current = ledger_keys(loaded)
-    ledger = Ledger.open(ledger_url(), keys=keys, current_key_id=current)
+    ledger = Ledger.open(ledger_url(args.policy), keys=keys, current_key_id=current)
     try:
         found = ledger.lookup(identities)
     finally:
@@ -296,6 +380,13 @@ def cmd_lookup(args: argparse.Namespace) -> int:
         print("no ledger entry names this person")
         return 0
     for entry in found:
+        if entry.kind == "request":
+            print(
+                f"{entry.at}  run {entry.run_id}  request    {entry.detail.get('request_id')}  "
+                f"{entry.detail.get('request_kind')}  {entry.outcome}  "
+                f"(retention certificate --request-id {entry.detail.get('request_id')})"
+            )
+            continue
         print(
             f"{entry.at}  run {entry.run_id}  {entry.kind:10} {entry.system}.{entry.dataset}  "
             f"rule {entry.rule_id}  {entry.action}  {entry.outcome or ''}"
@@ -307,6 +398,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from retention.demo.build import build_demo, demo_env
 
     root = Path(args.root).resolve()
+    if args.env:
+        print(shell_exports(demo_environment(root)))
+        return 0
     os.environ.update(demo_env(root))
     os.environ.setdefault("PREFECT_HOME", str(root / ".prefect"))
     if args.fresh or not (root / "crm.db").exists():
@@ -321,6 +415,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"demo systems found in {root} (use --fresh to rebuild)")
     args.approve_as = args.approve_as or "demo-operator"
     return cmd_sweep(args)
+
+
+def demo_environment(root: Path) -> dict[str, str]:
+    """What a shell, a worker or `make serve` needs to run on the demo: the
+    systems, the key, the policy, and the ledger's absolute URL (the one
+    `retention demo` writes), so every command finds the same ledger."""
+    from retention.demo.build import demo_env
+    from retention.runtime import ledger_url
+
+    policy = str(Path(os.environ.get("RETENTION_POLICY") or default_policy()).resolve())
+    return {
+        **demo_env(root),
+        "RETENTION_HOME": str(PROJECT_ROOT),
+        "RETENTION_POLICY": policy,
+        "RETENTION_LEDGER_URL": ledger_url(policy),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
+
+
+def shell_exports(env: dict[str, str]) -> str:
+    import shlex
+
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in env.items())
 
 
 if __name__ == "__main__":

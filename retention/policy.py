@@ -245,6 +245,9 @@ class Strategy(Strict):
         "`dataset.column` reaches a parent by a declared relation",
     )
     replacement: str = "[redacted]"
+    # Set by an erasure request, never written in a policy file: the
+    # subject's own identifiers (name, email, phone, username) to redact.
+    values: list[str] = Field(default=[], exclude=True, repr=False)
 
     @model_validator(mode="after")
     def _params(self) -> Strategy:
@@ -254,7 +257,7 @@ class Strategy(Strict):
             raise ValueError("strategy 'generalise_date' needs `to: month` or `to: year`")
         if self.strategy == "fake" and self.fake is None:
             raise ValueError("strategy 'fake' needs `fake:` (name, email, phone, ...)")
-        if self.strategy == "redact" and not self.identifiers:
+        if self.strategy == "redact" and not (self.identifiers or self.values):
             raise ValueError("strategy 'redact' needs `identifiers:` (columns naming the subject)")
         return self
 
@@ -379,6 +382,37 @@ class Facts(Strict):
         return self
 
 
+RequestKind = Literal["erasure", "marketing-withdrawn", "photography-withdrawn"]
+
+
+class Erasure(Strict):
+    """What a data subject's request does to their records in this dataset:
+    delete or anonymise (`action`), or keep them with a reason (`keep`);
+    the holds that keep a record although erasure asks, and what happens to
+    a held record; conditions under which the person is restricted (kept,
+    flagged and reported) instead, e.g. while their cooperation is in force."""
+
+    action: Action | None = None
+    keep: str | None = Field(default=None, min_length=3, description="why the records stay")
+    requests: list[RequestKind] = Field(
+        default=["erasure"], min_length=1, description="which requests act here"
+    )
+    holds: list[Name] = []
+    held_action: Action | None = None
+    restrict_when: list[ColumnCondition] = Field(
+        default=[], description="a record of the subject matching these restricts the request"
+    )
+    why: str = Field(default="", description="the register's reason, for the certificate")
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> Erasure:
+        if (self.action is None) == (self.keep is None):
+            raise ValueError("give exactly one of `action` (delete or anonymise) or `keep` (why)")
+        if self.held_action is not None and self.held_action.kind != "anonymise":
+            raise ValueError("`held_action` must be of kind 'anonymise'")
+        return self
+
+
 class Dataset(Strict):
     table: str | None = Field(default=None, description="SQL: the table")
     prefix: str | None = Field(default=None, description="media: the object key prefix")
@@ -391,6 +425,12 @@ class Dataset(Strict):
     relations: list[Relation] = []
     reflect_foreign_keys: bool = True
     facts: Facts | None = None
+    erasure: Erasure | None = None
+    free_text: list[Name] = Field(
+        default=[],
+        description="text columns where anyone may have named a person: an erasure "
+        "redacts the subject from them in every row, also other people's",
+    )
 
     def declared_columns(self) -> set[str]:
         return (
@@ -398,6 +438,7 @@ class Dataset(Strict):
             | set(self.identity_fields.values())
             | set(self.personal_fields)
             | set(self.columns)
+            | set(self.free_text)
         )
 
 

@@ -209,6 +209,8 @@ def cross_check(policy: Policy) -> Iterator[tuple[str, str]]:
                     yield f"{base}.relations[{i}].child", f"no dataset {rel.child!r} in {sname!r}"
             if ds.facts and ds.facts.index and not _dataset_exists(policy, ds.facts.index):
                 yield f"{base}.facts.index", f"no dataset {ds.facts.index!r}"
+            if ds.erasure is not None:
+                yield from _check_erasure(policy, ds, f"{sname}.{dname}", f"{base}.erasure")
     hold_ids = {h.id for h in policy.holds}
     for i, hold in enumerate(policy.holds):
         found = _lookup(policy, hold.dataset)
@@ -227,6 +229,7 @@ def cross_check(policy: Policy) -> Iterator[tuple[str, str]]:
             yield f"{base}.dataset", f"no dataset {rule.dataset!r} (write system.dataset)"
             continue
         yield from _check_rule(policy, rule, target, base, hold_ids)
+    yield from _check_no_literal_values(policy)
 
 
 def _check_rule(
@@ -301,6 +304,56 @@ def _check_action(
             for ident in step.identifiers:
                 if "." not in ident and ident not in declared:
                     yield f"{path}.fields.{column}[{k}].identifiers", _undeclared(ident, qualified)
+
+
+def _check_erasure(
+    policy: Policy, ds: Dataset, qualified: str, path: str
+) -> Iterator[tuple[str, str]]:
+    erasure = ds.erasure
+    assert erasure is not None
+    declared = ds.declared_columns()
+    for name, action in (("action", erasure.action), ("held_action", erasure.held_action)):
+        if action is not None:
+            yield from _check_action(action, ds, qualified, f"{path}.{name}")
+    for j, cond in enumerate(erasure.restrict_when):
+        if cond.column not in declared:
+            yield f"{path}.restrict_when[{j}].column", _undeclared(cond.column, qualified)
+    for j, hold_id in enumerate(erasure.holds):
+        hold = next((h for h in policy.holds if h.id == hold_id), None)
+        if hold is None:
+            yield f"{path}.holds[{j}]", f"no hold {hold_id!r} under `holds:`"
+        elif hold.dataset != qualified and not _related(policy, qualified, hold.dataset):
+            yield (
+                f"{path}.holds[{j}]",
+                f"hold {hold_id!r} keeps {hold.dataset}, which is neither {qualified} "
+                "nor a child of it by a declared relation",
+            )
+    if erasure.held_action is not None and not erasure.holds:
+        yield f"{path}.held_action", "a `held_action` needs `holds`"
+
+
+def _check_no_literal_values(policy: Policy) -> Iterator[tuple[str, str]]:
+    """`values` of a redact step is filled by an erasure request; written in a
+    policy file it would put a person's identifiers in the file itself."""
+    actions: list[tuple[str, Action | None]] = []
+    for i, rule in enumerate(policy.rules):
+        actions += [(f"rules[{i}].action", rule.action)]
+        actions += [(f"rules[{i}].held_action", rule.held_action)]
+    for sname, system in policy.systems.items():
+        for dname, ds in system.datasets.items():
+            if ds.erasure is not None:
+                base = f"systems.{sname}.datasets.{dname}.erasure"
+                actions += [(f"{base}.action", ds.erasure.action)]
+                actions += [(f"{base}.held_action", ds.erasure.held_action)]
+    for path, action in actions:
+        for column, chain in (action.fields.items() if action else []):
+            for k, step in enumerate(chain):
+                if step.values:
+                    yield (
+                        f"{path}.fields.{column}[{k}].values",
+                        "literal identifiers do not belong in a policy; an erasure "
+                        "request supplies the subject's own",
+                    )
 
 
 def _undeclared(column: str, qualified: str) -> str:

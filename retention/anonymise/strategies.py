@@ -64,6 +64,7 @@ def _fake(strategy: Strategy, hash_key: bytes) -> Step:
 
 def _redact(strategy: Strategy, hash_key: bytes) -> Step:
     identifiers = tuple(strategy.identifiers)
+    values = tuple(strategy.values)  # an erasure request's own identifiers
     replacement = strategy.replacement
 
     def step(value: Any, cell: Cell) -> Any:
@@ -72,7 +73,7 @@ def _redact(strategy: Strategy, hash_key: bytes) -> Step:
                 f"field {cell.column!r}: redact works on text, not {type(value).__name__}"
             )
         # Read from the row as given: another field's step may already have nulled a name.
-        found = [cell.original.get(name) for name in identifiers]
+        found = [cell.original.get(name) for name in identifiers] + list(values)
         return redact_text(value, found, replacement)
 
     return step

@@ -17,7 +17,8 @@ KEPT = "kept"
 RUN_END = "run-end"
 DECISION = "decision"  # an operator's answer: approved, refused, timed out, cancelled
 LEASE = "lease"  # a run took over the applying lease from a holder that was gone
-KINDS = (RUN_START, INTENT, COMPLETION, KEPT, RUN_END, DECISION, LEASE)
+REQUEST = "request"  # what an erasure request did, per dataset: its certificate's source
+KINDS = (RUN_START, INTENT, COMPLETION, KEPT, RUN_END, DECISION, LEASE, REQUEST)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from retention.ledger.entry import (
     INTENT,
     KEPT,
     LEASE,
+    REQUEST,
     RUN_END,
     RUN_START,
     Entry,
@@ -375,6 +376,63 @@ class Ledger:
             outcome="taken-over",
             detail={"previous": checks.free_text("previous", previous)},
         )
+
+    def record_request(
+        self,
+        *,
+        run_id: str,
+        request_id: str,
+        kind: str,
+        status: str,
+        subjects: Sequence[str],
+        requested_by: str,
+        datasets: Mapping[str, Mapping[str, Any]],
+        restricted: Sequence[str] = (),
+        override: str = "",
+        mentions: Mapping[str, int] | None = None,
+    ) -> None:
+        """What one erasure request did, dataset by dataset (counts, holds and
+        their end dates, what the policy keeps and why, restriction): its
+        certificate is built from this entry alone. The person appears only
+        as keyed hashes of their identities."""
+        start = self._require_started(run_id)
+        detail: dict[str, Any] = {
+            "request_id": checks.token("request_id", request_id),
+            "request_kind": checks.outcome(kind),
+            "datasets": {
+                checks.dataset("datasets key", name): {
+                    field: (checks.free_text(field, value) if isinstance(value, str) else value)
+                    for field, value in counts.items()
+                }
+                for name, counts in datasets.items()
+            },
+            "restricted": [checks.dataset("restricted", d) for d in restricted],
+            "mentions_redacted": dict(mentions or {}),
+        }
+        if requested_by.strip():
+            detail["requested_by"] = checks.approver(requested_by)
+        if override.strip():
+            detail["override"] = checks.free_text("override", override)
+        self._append(
+            kind=REQUEST,
+            run_id=run_id,
+            policy_hash=start.policy_hash,
+            outcome=checks.outcome(status),
+            count=len(datasets),
+            subject_hashes=self._subject_hashes(subjects),
+            detail=detail,
+        )
+
+    def requests_done(self, request_ids: Sequence[str]) -> dict[str, Entry]:
+        """The first entry of each of these request ids that was acted on (a
+        dry run acts on nothing, so it does not count)."""
+        wanted = set(request_ids)
+        found: dict[str, Entry] = {}
+        for entry in store.read(self._engine, store.entries.c.kind == REQUEST):
+            rid = entry.detail.get("request_id")
+            if rid in wanted and rid not in found and entry.outcome != "dry-run":
+                found[rid] = entry
+        return found
 
     # --- the applying lease ------------------------------------------------
 

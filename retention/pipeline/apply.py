@@ -43,6 +43,12 @@ class RunContext:
     approved_by: str | None = None
     # Raises when this run may no longer change anything (its lease was lost).
     still_leased: Callable[[], None] = field(default=_nothing, compare=False)
+    # An erasure run: the identities of the people whose records these keys
+    # of a dataset are, hashed into the intent, so a lookup by any of a
+    # person's identities finds every entry about them (child rows included).
+    people_of: Callable[[str, Sequence[Key]], list[str]] | None = field(
+        default=None, compare=False
+    )
 
 
 def chunks(keys: Sequence[Key], size: int) -> Iterator[Sequence[Key]]:
@@ -156,6 +162,8 @@ def _batches(
                 subjects = prepared.subjects
                 if subjects is None:
                     subjects = connector.identities(plan.dataset, prepared.changes)
+                if ctx.people_of is not None:
+                    subjects = [*subjects, *ctx.people_of(plan.qualified, prepared.changes)]
                 written.append(
                     claims.intent(
                         IntentArgs(

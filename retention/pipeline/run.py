@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector
+from connectors.base import Connector, Key
 from retention.errors import RetentionError
 from retention.logs import get_logger
 from retention.pipeline.apply import RunContext, apply_plan
@@ -77,6 +77,11 @@ class SweepArgs:
     trigger: str = "manual"
     lease_wait_s: float = 0.0
     steps: Steps = field(default_factory=Steps)
+    # Called with (ledger, summary) after the rules, before the run ends:
+    # an erasure run writes its per-request entries here.
+    after_rules: Callable[[Any, RunSummary], None] | None = None
+    # An erasure run: the people whose records keys of a dataset are (RunContext).
+    people_of: Callable[[str, Sequence[Key]], list[str]] | None = None
 
 
 class LeaseLost(RetentionError):
@@ -115,6 +120,8 @@ def sweep(args: SweepArgs, connectors: Mapping[str, Connector], ledger: Any | No
                 ledger.record_takeover(run_id=args.run_id, previous=taken.previous)
         try:
             _run_rules(args, summary, connectors, ledger, heartbeat)
+            if ledger is not None and args.after_rules is not None:
+                args.after_rules(ledger, summary)
         except BaseException as exc:
             summary.error = f"{type(exc).__name__}: {exc}"[:300]
             if ledger is not None:
@@ -169,6 +176,7 @@ def _run_rules(
         args.now,
         policy.settings.batch_size,
         still_leased=still_leased,
+        people_of=args.people_of,
     )
     needs = prerequisites(policy)
     selected = {rule.id for rule in args.rules}

@@ -1,0 +1,105 @@
+"""What an erasure request needs from an SQL system beyond a sweep: the
+records that hold a subject's identities (with the identities they hold, so
+one identity leads to the next), the records that belong to those through
+relations, and the rows of free-text columns that may mention the subject.
+
+Matching is exact (sql_subject); only the mention search uses LIKE, with
+every wildcard in the needle escaped, and only to pick candidates: the
+redactor decides in Python what in a text is the subject.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sqlalchemy as sa
+
+from connectors.base import Key
+from connectors.sql_delete import IN_LIST_SIZE, child_keys, parent_values
+from connectors.sql_graph import Graph
+from connectors.sql_keys import one_of
+from connectors.sql_reflect import column_of
+from connectors.sql_subject import find_subject_keys
+from connectors.sql_values import chunked
+from retention.policy import System
+
+IdentityValues = list[tuple[str, str]]  # (kind, value as stored)
+
+
+def subject_records(
+    conn: sa.Connection, graph: Graph, system: System, identities: Mapping[str, Sequence[str]]
+) -> dict[str, dict[Key, IdentityValues]]:
+    """Per dataset: each matching record's key and every identity it holds."""
+    out: dict[str, dict[Key, IdentityValues]] = {}
+    for dataset, keys in find_subject_keys(conn, graph, system, identities).items():
+        if keys:
+            out[dataset] = identity_values(conn, graph, system, dataset, keys)
+    return out
+
+
+def identity_values(
+    conn: sa.Connection, graph: Graph, system: System, dataset: str, keys: Sequence[Key]
+) -> dict[Key, IdentityValues]:
+    node = graph.node(dataset)
+    fields = system.datasets[dataset].identity_fields
+    kinds = list(fields)
+    columns = [column_of(node.table, fields[k], graph.qualified(dataset)) for k in kinds]
+    key = node.table.c[node.key]
+    out: dict[Key, IdentityValues] = {k: [] for k in keys}
+    for part in chunked(list(keys), IN_LIST_SIZE):
+        for row in conn.execute(sa.select(key, *columns).where(one_of(conn, key, part))):
+            out[row[0]] = [
+                (kind, str(value).strip())
+                for kind, value in zip(kinds, row[1:], strict=True)
+                if value is not None and str(value).strip()
+            ]
+    return out
+
+
+def related_records(
+    conn: sa.Connection, graph: Graph, dataset: str, keys: Sequence[Key]
+) -> dict[str, list[Key]]:
+    """Every record below these by relations (declared or foreign keys),
+    children of children included; a record reached twice counts once."""
+    found: dict[str, dict[Key, None]] = {}
+    frontier: list[tuple[str, list[Key]]] = [(dataset, list(keys))]
+    while frontier:
+        node, parents = frontier.pop()
+        for edge in graph.children.get(node, []):
+            values = parent_values(conn, graph, edge, parents)
+            children = child_keys(conn, graph, edge, values) if values else []
+            seen = found.setdefault(edge.child, {})
+            new = [k for k in children if k not in seen]
+            seen.update(dict.fromkeys(new))
+            if new:
+                frontier.append((edge.child, new))
+    return {name: list(keys) for name, keys in found.items() if keys}
+
+
+def _escaped(needle: str) -> str:
+    return needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def mention_candidates(
+    conn: sa.Connection,
+    graph: Graph,
+    dataset: str,
+    columns: Sequence[str],
+    needles: Sequence[str],
+) -> list[Key]:
+    """Keys of rows whose free-text columns contain any needle, any case."""
+    node = graph.node(dataset)
+    key = node.table.c[node.key]
+    where = graph.qualified(dataset)
+    texts = [sa.func.lower(column_of(node.table, c, where)) for c in columns]
+    usable = sorted({n.casefold() for n in needles if len(n.strip()) >= 3})
+    if not texts or not usable:
+        return []
+    found: dict[Key, None] = {}
+    for part in chunked(usable, 50):
+        matches = [
+            text.like(f"%{_escaped(needle)}%", escape="\\") for text in texts for needle in part
+        ]
+        query = sa.select(key).where(sa.or_(*matches)).order_by(key)
+        found.update(dict.fromkeys(conn.execute(query).scalars()))
+    return list(found)

@@ -1,0 +1,149 @@
+"""Who a request is about, everywhere: from the identities a person gave to
+every record of theirs in every system.
+
+Rounds, set-wise for a whole batch of requests: ask every system for the
+records holding any known identity; attribute each record to the requests
+whose identities it holds; adopt the record's own ids and emails as the
+request's identities (the CRM contact's id finds the photos it appears in,
+its email the ticketing user); repeat until nothing new is found. Phone
+numbers are never adopted from a record (a switchboard number is shared by
+a company's people), and a name is never used to find anyone (two people
+share names): names only redact. Then, in SQL systems, the records below
+the subject's through relations (a user's tickets, their comments).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from connectors.base import Connector, Key, SubjectStore
+from retention import identity
+from retention.errors import IdentityError
+from retention.logs import get_logger
+
+log = get_logger("retention.subject")
+
+MAX_ROUNDS = 5
+ADOPTED_KINDS = ("email", "crm_contact_id", "ticketing_user_id")
+MATCHING_KINDS = ("email", "phone", "crm_contact_id", "ticketing_user_id")
+
+
+@dataclass
+class Subject:
+    """One request's person: identities (canonical, per kind), names for
+    redaction only, and the records found, per qualified dataset."""
+
+    request_id: str
+    identities: dict[str, set[str]]
+    names: set[str] = field(default_factory=set)
+    direct: dict[str, set[Key]] = field(default_factory=dict)  # hold an identity
+    related: dict[str, set[Key]] = field(default_factory=dict)  # below those, by relations
+
+    def records(self, qualified: str) -> set[Key]:
+        return self.direct.get(qualified, set()) | self.related.get(qualified, set())
+
+    def all_values(self) -> set[str]:
+        return {v for values in self.identities.values() for v in values}
+
+    def redaction_values(self) -> list[str]:
+        """What to remove from free text: names, emails, phone numbers."""
+        wanted = ("email", "phone")
+        texts = {v for k in wanted for v in self.identities.get(k, set())}
+        return sorted(texts | self.names)
+
+
+def subject_of(request_id: str, given: Mapping[str, Sequence[str]]) -> Subject:
+    """Validate a request's identities (refusing empty, wildcard, malformed)."""
+    names = [str(v) for v in given.get("name", [])]
+    matching = {k: list(v) for k, v in given.items() if k != "name" and v}
+    if not matching:
+        raise IdentityError(
+            "no identity to find the person by: give an email, phone, CRM contact id or "
+            "ticketing user id (a name alone would find namesakes)"
+        )
+    valid = identity.validate(matching)
+    subject = Subject(request_id, {k: set(v) for k, v in valid.items()})
+    subject.names = {identity.normalise("name", n) for n in names}
+    return subject
+
+
+def resolve(subjects: list[Subject], connectors: Mapping[str, Connector]) -> None:
+    """Fill each subject's records, in place."""
+    if not subjects:
+        return
+    for round_number in range(1, MAX_ROUNDS + 1):
+        union = _union(subjects)
+        grew = False
+        for system, connector in connectors.items():
+            for dataset, rows in _records(connector, union).items():
+                qualified = f"{system}.{dataset}"
+                for key, values in rows.items():
+                    canon = {(kind, identity.canonical(v)) for kind, v in values}
+                    for subject in subjects:
+                        if not _holds(subject, canon):
+                            continue
+                        subject.direct.setdefault(qualified, set()).add(key)
+                        grew |= _adopt(subject, canon)
+        log.info("subjects resolved", round=round_number, requests=len(subjects))
+        if not grew:
+            break
+    for system, connector in connectors.items():
+        if isinstance(connector, SubjectStore):
+            _add_related(subjects, system, connector)
+
+
+def _union(subjects: list[Subject]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for subject in subjects:
+        for kind, values in subject.identities.items():
+            if kind in MATCHING_KINDS:
+                out.setdefault(kind, set()).update(values)
+    return {k: sorted(v) for k, v in out.items() if v}
+
+
+def _records(
+    connector: Connector, union: Mapping[str, Sequence[str]]
+) -> dict[str, dict[Key, list[tuple[str, str]]]]:
+    if isinstance(connector, SubjectStore):
+        return connector.subject_records(union)
+    # A media store knows identities per item only as facts: read the found
+    # items' identities one by one (cost grows with the items found).
+    out: dict[str, dict[Key, list[tuple[str, str]]]] = {}
+    for dataset, keys in connector.find_subject(union).items():
+        out[dataset] = {
+            key: [("", value) for value in connector.identities(dataset, [key])] for key in keys
+        }
+    return out
+
+
+def _holds(subject: Subject, canon: set[tuple[str, str]]) -> bool:
+    """Whether a record holding these (kind, value) is this subject's. A media
+    item's values come without a kind: any of the subject's values counts."""
+    values = subject.all_values()
+    return any((v in subject.identities.get(k, set())) if k else (v in values) for k, v in canon)
+
+
+def _adopt(subject: Subject, canon: set[tuple[str, str]]) -> bool:
+    grew = False
+    for kind, value in canon:
+        if kind == "name":
+            subject.names.add(value)
+        elif kind in ADOPTED_KINDS and value not in subject.identities.get(kind, set()):
+            try:
+                identity.normalise(kind, value)
+            except IdentityError:
+                continue  # a stored value that is not a valid identity finds nothing
+            subject.identities.setdefault(kind, set()).add(value)
+            grew = True
+    return grew
+
+
+def _add_related(subjects: list[Subject], system: str, connector: SubjectStore) -> None:
+    for subject in subjects:
+        for qualified, keys in list(subject.direct.items()):
+            owner, dataset = qualified.split(".", 1)
+            if owner != system or not keys:
+                continue
+            for child, child_keys in connector.related(dataset, sorted(keys, key=str)).items():
+                subject.related.setdefault(f"{system}.{child}", set()).update(child_keys)

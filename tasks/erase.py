@@ -1,0 +1,85 @@
+"""Erasure requests from a policy file: open every system the policy names
+and the ledger, act (retention.pipeline.erase), and return each request's
+certificate read back from the ledger. The CLI calls it directly; the
+erasure-request flow calls it with Prefect steps."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from retention.ledger import Ledger
+from retention.ledger.certificate import Certificate, certificate_of
+from retention.pipeline.erase import ErasureRequest, Prepared, erase
+from retention.pipeline.outcome import RunSummary
+from retention.pipeline.run import Steps, SweepArgs
+from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
+
+
+@dataclass
+class ErasureResult:
+    summary: RunSummary | None  # None when every request was acted on before
+    prepared: Prepared
+    certificates: list[Certificate] = field(default_factory=list)
+    previews: dict[str, dict[str, int]] = field(default_factory=dict)  # dry run: records found
+
+    @property
+    def ok(self) -> bool:
+        return self.summary is None or self.summary.ok
+
+
+def run_erase(
+    policy: str,
+    requests: Sequence[ErasureRequest],
+    *,
+    dry_run: bool = False,
+    approved_by: str | None = None,
+    run_id: str | None = None,
+    trigger: str = "erasure-request",
+    lease_wait_s: float = 0.0,
+    steps: Steps | None = None,
+    as_of: datetime | None = None,
+) -> ErasureResult:
+    loaded = load_checked_policy(policy)
+    connectors = open_systems(loaded, sorted(loaded.policy.systems))
+    ledger: Ledger | None = None
+    try:
+        ledger = open_ledger(loaded)
+        args = SweepArgs(
+            policy=loaded.policy,
+            policy_hash=loaded.sha256,
+            run_id=run_id or str(uuid.uuid4()),
+            now=as_of or datetime.now(UTC),
+            rules=[],
+            dry_run=dry_run,
+            approved_by=approved_by,
+            trigger=trigger,
+            lease_wait_s=lease_wait_s,
+            steps=steps or Steps(),
+        )
+        done = ledger.requests_done([r.request_id for r in requests])
+        if dry_run:  # a dry run writes nothing, so it needs no ledger (nor its lease)
+            ledger.close()
+            ledger = None
+        summary, prepared = erase(
+            requests, loaded.policy, loaded.sha256, connectors, ledger, args, done_before=done
+        )
+        result = ErasureResult(summary, prepared)
+        for request in requests:
+            entry = prepared.already.get(request.request_id)
+            if entry is None and ledger is not None:
+                entry = ledger.requests_done([request.request_id]).get(request.request_id)
+            if entry is not None:
+                result.certificates.append(certificate_of(entry))
+        for subject in prepared.subjects if dry_run else []:
+            result.previews[subject.request_id] = {
+                name: len(subject.records(name))
+                for name in sorted(set(subject.direct) | set(subject.related))
+            }
+        return result
+    finally:
+        close_systems(connectors)
+        if ledger is not None:
+            ledger.close()
