@@ -1,9 +1,9 @@
-# Two commands for a new machine with Python 3.11+: `make demo`, `make test`.
+# For a new machine with Python 3.11+: `make demo`, `make test`, `make serve`.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test serve lint bench clean
 
 $(BIN)/retention: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ demo: $(BIN)/retention
 test: $(BIN)/retention
 	$(BIN)/pytest
 
+# A Prefect server and UI (http://127.0.0.1:4200), the deployments, a worker, on the demo.
+serve: $(BIN)/retention
+	$(BIN)/python deployments/local.py
+
 lint: $(BIN)/retention
 	$(BIN)/ruff check .
 	$(BIN)/mypy retention connectors tasks flows bench tests deployments
@@ -26,4 +30,4 @@ bench: $(BIN)/retention
 	$(BIN)/python bench/s3_sweep.py --objects 2000
 
 clean:
-	rm -rf demo-data .retention
+	rm -rf demo-data .retention deployments/id-north/.retention .prefect

@@ -1,7 +1,9 @@
 """Where the ledger lives and which HMAC keys sign it, from the environment.
 
-RETENTION_LEDGER_URL: SQLAlchemy URL of the ledger (default: a SQLite file
-under .retention/). The current HMAC key comes from the policy's
+RETENTION_LEDGER_URL: SQLAlchemy URL of the ledger. Without it, a SQLite file
+`.retention/ledger.db` under RETENTION_HOME, else under the policy's folder:
+never under the working directory, so a command run from anywhere finds the
+ledger the runs wrote. The current HMAC key comes from the policy's
 settings.hash_key; older keys, still needed to look up entries written before
 a rotation, from RETENTION_HASH_KEYS_OLD as `id:secret,id:secret`.
 """
@@ -15,17 +17,29 @@ from retention.errors import RetentionError
 from retention.policy_loader import LoadedPolicy
 
 DEFAULT_LEDGER = ".retention/ledger.db"
+# The policy the CLI and the deployments use when none is named.
+DEFAULT_POLICY = Path(__file__).resolve().parent.parent / "deployments/id-north/policy.yaml"
 # For commands that only read the ledger (verify, report): they hash nothing,
 # and an entry's own key id, not this one, is what its hashes were made with.
 READ_ONLY_KEYS = {"read-only": b"reading the ledger needs no secret"}
 
 
-def ledger_url() -> str:
+def ledger_url(policy: str | Path | None = None) -> str:
     url = os.environ.get("RETENTION_LEDGER_URL")
     if url:
         return url
-    Path(DEFAULT_LEDGER).parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_LEDGER}"
+    path = default_ledger_path(policy)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def default_ledger_path(policy: str | Path | None = None) -> Path:
+    """Where the ledger is when RETENTION_LEDGER_URL is not set."""
+    home = os.environ.get("RETENTION_HOME")
+    if home:
+        return Path(home).expanduser().resolve() / DEFAULT_LEDGER
+    policy_path = Path(policy or os.environ.get("RETENTION_POLICY") or DEFAULT_POLICY)
+    return policy_path.expanduser().resolve().parent / DEFAULT_LEDGER
 
 
 def ledger_keys(loaded: LoadedPolicy) -> tuple[dict[str, bytes], str]:

@@ -62,4 +62,4 @@ def close_systems(connectors: dict[str, Connector]) -> None:
 
 def open_ledger(loaded: LoadedPolicy) -> Ledger:
     keys, current = ledger_keys(loaded)
-    return Ledger.open(ledger_url(), keys=keys, current_key_id=current)
+    return Ledger.open(ledger_url(loaded.path), keys=keys, current_key_id=current)

@@ -1,13 +1,12 @@
-"""What gets deployed: prefect.yaml and serve.py name flows that exist, with
-parameters those flows accept and schedules Prefect reads as Helsinki time.
-Nothing is deployed or served; a typo here would otherwise surface only on
-the server, at 02:00."""
+"""What gets deployed: prefect.yaml names flows that exist, with parameters
+those flows accept (each described in the run form) and schedules Prefect
+reads as Helsinki time; the deploy step's automation listens for exactly the
+sweep's pause. Nothing is deployed here (tests/test_prefect_server.py does,
+on a real server); a typo here would otherwise surface only at 02:00."""
 
 from __future__ import annotations
 
-import ast
 import importlib
-import runpy
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +14,12 @@ import pytest
 import yaml
 from prefect import Flow
 from prefect.client.schemas.schedules import CronSchedule
-from prefect.deployments.runner import RunnerDeployment
 from prefect.flows import load_flow_from_entrypoint
 
 from retention.policy_loader import load_policy
 
 ROOT = Path(__file__).parent.parent
 PREFECT_YAML = ROOT / "deployments/prefect.yaml"
-SERVE_PY = ROOT / "deployments/serve.py"
 HELSINKI = "Europe/Helsinki"
 
 
@@ -37,24 +34,6 @@ def imported_flow(entrypoint: str) -> Flow[Any, Any]:
     path, _, name = entrypoint.partition(":")
     module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
     return getattr(module, name)
-
-
-def served_deployments() -> list[RunnerDeployment]:
-    """The deployments serve.py builds, built by its own to_deployment calls.
-
-    Running the script would start serving (it blocks), so the module is run
-    under another name (imports only) and each to_deployment(...) call
-    written in it is evaluated in that namespace: the file's own code,
-    without serve()."""
-    namespace = runpy.run_path(str(SERVE_PY), run_name="serve_under_test")
-    calls = [
-        node
-        for node in ast.walk(ast.parse(SERVE_PY.read_text()))
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "to_deployment"
-    ]
-    return [eval(compile(ast.Expression(call), str(SERVE_PY), "eval"), namespace) for call in calls]
 
 
 @pytest.mark.parametrize("deployment", prefect_yaml_deployments(), ids=lambda d: d["name"])
@@ -85,19 +64,49 @@ def test_prefect_yaml_schedules_run_on_helsinki_time() -> None:
     assert schedules["nightly"][0]["cron"] == "0 2 * * *"
 
 
-def test_serve_builds_its_deployments_with_helsinki_cron_schedules() -> None:
-    built = {d.name: d for d in served_deployments()}
-    assert set(built) == {"nightly", "on-demand", "verify-ledger"}
-    for deployment in built.values():
-        assert isinstance(deployment, RunnerDeployment)
-        assert isinstance(imported_flow(deployment.entrypoint or ""), Flow)
-    for name in ("nightly", "verify-ledger"):
-        schedules = [s.schedule for s in built[name].schedules or []]
-        assert len(schedules) == 1 and isinstance(schedules[0], CronSchedule), name
-        assert schedules[0].timezone == HELSINKI, name
-    assert built["nightly"].parameters["ask_approval"] is True
-    # On demand is a dry run unless the operator says otherwise.
-    assert built["on-demand"].parameters["dry_run"] is True and not built["on-demand"].schedules
+def test_one_way_to_deploy_nothing_serves() -> None:
+    # flow.serve() against deploy's deployments replaced their pull steps and
+    # paused them on exit: the deploy step is the only way in.
+    for path in (ROOT / "deployments").glob("*.py"):
+        code = path.read_text()
+        assert "serve(" not in code.replace("`flow.serve()`", ""), path
+
+
+@pytest.mark.parametrize("deployment", prefect_yaml_deployments(), ids=lambda d: d["name"])
+def test_every_parameter_of_a_deployment_is_described_in_its_form(
+    deployment: dict[str, Any],
+) -> None:
+    flow = imported_flow(deployment["entrypoint"])
+    for name, schema in flow.parameters.properties.items():
+        assert schema.get("description", "").strip(), f"{flow.name}: {name} has no description"
+    assert deployment.get("description", "").strip()
+
+
+def test_on_demand_is_a_dry_run_and_says_so() -> None:
+    on_demand = {d["name"]: d for d in prefect_yaml_deployments()}["on-demand"]
+    assert on_demand["parameters"]["dry_run"] is True
+    assert "dry run by default" in " ".join(on_demand["description"].split()).lower()
+
+
+def test_the_deploy_step_automation_fires_on_the_sweeps_pause() -> None:
+    from uuid import uuid4
+
+    from prefect.events.actions import SendNotification
+
+    from deployments import deploy
+    from flows.nightly_sweep import retention_sweep
+
+    block = uuid4()
+    automation = deploy.paused_automation(block)
+    trigger = automation.trigger
+    assert trigger.expect == {"prefect.flow-run.Paused"}
+    assert trigger.match_related.model_dump() == {
+        "prefect.resource.role": "flow",
+        "prefect.resource.name": retention_sweep.name,
+    }
+    [action] = automation.actions
+    assert isinstance(action, SendNotification) and action.block_document_id == block
+    assert "{{ flow_run|ui_url }}" in action.body
 
 
 def test_the_sweep_parameter_schema_offers_what_an_operator_sets() -> None:

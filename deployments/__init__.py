@@ -1,0 +1,1 @@
+"""Deploying retention-pipeline: the deploy step and `make serve` (scripts)."""
