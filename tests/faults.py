@@ -28,12 +28,6 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).parent.parent
 
-# Given each chunk a client sends, says whether to cut every live connection:
-# "before" (the chunk never reaches the server) or "after" (it does, but its
-# answer never comes back: a COMMIT in doubt).
-Trigger = Callable[[bytes], str | None]
-
-
 class TcpProxy:
     """127.0.0.1:<port> -> target. `cut()` drops every live connection;
     `refuse(seconds)` also closes every new one at once for that long; a
@@ -47,7 +41,7 @@ class TcpProxy:
         self._live: list[tuple[socket.socket, socket.socket]] = []
         self._refuse_until = 0.0
         self._stop = threading.Event()
-        self.trigger: Trigger | None = None
+        self.trigger: CutAt | None = None
         self.cuts = 0
         self.refused = 0
         self._thread = threading.Thread(target=self._accept, daemon=True, name="tcp-proxy")
@@ -77,6 +71,13 @@ class TcpProxy:
         self._stop.set()
         _close(self._server)
         self.cut()
+
+    def _fire(self) -> None:
+        refuse_s = self.trigger.refuse_s if self.trigger is not None else 0.0
+        if refuse_s:
+            self.refuse(refuse_s)
+        else:
+            self.cut()
 
     def _accept(self) -> None:
         while not self._stop.is_set():
@@ -109,12 +110,12 @@ class TcpProxy:
                         return
                     when = self.trigger(data) if self.trigger and sock is client else None
                     if when == "before":
-                        self.cut()
+                        self._fire()
                         return
                     (upstream if sock is client else client).sendall(data)
                     if when == "after":
                         time.sleep(0.2)  # the server acts on it; its answer is lost
-                        self.cut()
+                        self._fire()
                         return
         except (OSError, ValueError):
             return
@@ -131,15 +132,18 @@ def _close(sock: socket.socket) -> None:
 
 @dataclass
 class CutAt:
-    """A trigger: cut when the client sends `statement` for the `nth` time
-    (counted over every connection), `when` "before" or "after" it is sent;
-    `after_seen` first requires that text (e.g. the batch's UPDATE) since the
-    last cut, so the cut lands inside the batch it names."""
+    """When to cut every live connection: when a client sends `statement`
+    for the `nth` time (over all connections), "before" it reaches the
+    server or "after" (the server acts on it, its answer is lost: a COMMIT
+    in doubt). `after_seen` first requires that text (e.g. the batch's
+    UPDATE), so the cut lands inside the batch it names; with `refuse_s`,
+    new connections are refused for that long too (the server went away)."""
 
     statement: bytes
     nth: int = 1
     when: str = "before"
     after_seen: bytes | None = None
+    refuse_s: float = 0.0
     seen: int = 0
     armed: bool = True
     _primed: bool = field(default=False, repr=False)

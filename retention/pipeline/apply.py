@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import exc as sa_errors
+
 from connectors.base import ApplyResult, Connector, Key, Prepared
+from retention.ledger.errors import LedgerError
 from retention.ledger.ledger import CompletionArgs, IntentArgs
 from retention.logs import get_logger
 from retention.pipeline.outcome import RuleOutcome
@@ -124,22 +128,40 @@ class _Claims:
     pending: CompletionArgs | None = None
 
     def intent(self, args: IntentArgs) -> int:
-        seq: int = self.ledger.record_intent(completing=self.pending, **args)
-        self.pending = None
+        # Handed over before the write: a write that fails may still have
+        # committed (its answer lost), so retrying the completion could only
+        # fail on the duplicate; recovery settles that batch either way.
+        pending, self.pending = self.pending, None
+        with _naming_the_ledger():
+            seq: int = self.ledger.record_intent(completing=pending, **args)
         return seq
 
     def flush(self) -> None:
         if self.pending is not None:
             pending, self.pending = self.pending, None
-            self.ledger.record_completion(
-                pending["intent_seq"],
-                done=pending["done"],
-                cascaded=pending.get("cascaded") or {},
-                detached=pending.get("detached") or {},
-                kept=pending.get("kept") or [],
-                failed=pending.get("failed") or [],
-                outcome=pending.get("outcome", "completed"),
-            )
+            with _naming_the_ledger():
+                self.ledger.record_completion(
+                    pending["intent_seq"],
+                    done=pending["done"],
+                    cascaded=pending.get("cascaded") or {},
+                    detached=pending.get("detached") or {},
+                    kept=pending.get("kept") or [],
+                    failed=pending.get("failed") or [],
+                    outcome=pending.get("outcome", "completed"),
+                )
+
+
+@contextmanager
+def _naming_the_ledger() -> Iterator[None]:
+    """A ledger write that fails says so: raised inside a store's
+    transaction, it would otherwise pass for that store's own outage."""
+    try:
+        yield
+    except (sa_errors.OperationalError, sa_errors.InterfaceError) as exc:
+        raise LedgerError(
+            f"the ledger failed or cannot be reached ({type(exc.orig or exc).__name__}); "
+            "a batch it was to record was rolled back or is left for recovery"
+        ) from exc
 
 
 def _batches(
