@@ -152,7 +152,11 @@ class SubjectStore(Protocol):
         """Records that belong to these through relations, children of children too."""
 
     def find_mentions(
-        self, dataset: str, columns: Sequence[str], needles: Sequence[str]
+        self,
+        dataset: str,
+        columns: Sequence[str],
+        needles: Sequence[str],
+        mentions: Callable[[str], bool] | None = None,
     ) -> list[Key]:
-        """Rows whose free-text `columns` contain a needle in any case: candidates
-        for redaction, never acted on without the redactor's own check."""
+        """Rows whose free-text `columns` contain a needle in any case and, with
+        `mentions`, hold a text it says names someone (the redactor's test)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -269,11 +269,15 @@ class SqlConnector:
             return related_records(conn, self.graph(), dataset, self._keys(dataset, keys))
 
     def find_mentions(
-        self, dataset: str, columns: Sequence[str], needles: Sequence[str]
+        self,
+        dataset: str,
+        columns: Sequence[str],
+        needles: Sequence[str],
+        mentions: Callable[[str], bool] | None = None,
     ) -> list[Key]:
-        """Rows whose free-text columns may mention one of `needles` (candidates)."""
+        """Rows whose free-text columns mention one of `needles`."""
         with self._reachable(), self.engine.connect() as conn:
-            return mention_candidates(conn, self.graph(), dataset, columns, needles)
+            return mention_candidates(conn, self.graph(), dataset, columns, needles, mentions)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -10,7 +10,7 @@ redactor decides in Python what in a text is the subject.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import sqlalchemy as sa
 
@@ -86,12 +86,15 @@ def mention_candidates(
     dataset: str,
     columns: Sequence[str],
     needles: Sequence[str],
+    mentions: Callable[[str], bool] | None = None,
 ) -> list[Key]:
-    """Keys of rows whose free-text columns contain any needle, any case."""
+    """Keys of rows whose free-text columns contain any needle, any case;
+    with `mentions`, only rows where it says a text really names someone."""
     node = graph.node(dataset)
     key = node.table.c[node.key]
     where = graph.qualified(dataset)
-    texts = [sa.func.lower(column_of(node.table, c, where)) for c in columns]
+    raw = [column_of(node.table, c, where) for c in columns]
+    texts = [sa.func.lower(column) for column in raw]
     usable = sorted({n.casefold() for n in needles if len(n.strip()) >= 3})
     if not texts or not usable:
         return []
@@ -100,6 +103,8 @@ def mention_candidates(
         matches = [
             text.like(f"%{_escaped(needle)}%", escape="\\") for text in texts for needle in part
         ]
-        query = sa.select(key).where(sa.or_(*matches)).order_by(key)
-        found.update(dict.fromkeys(conn.execute(query).scalars()))
+        query = sa.select(key, *raw).where(sa.or_(*matches)).order_by(key)
+        for row in conn.execute(query):
+            if mentions is None or any(isinstance(t, str) and mentions(t) for t in row[1:]):
+                found[row[0]] = None
     return list(found)

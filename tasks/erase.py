@@ -15,6 +15,7 @@ from retention.ledger.certificate import Certificate, certificate_of
 from retention.pipeline.erase import ErasureRequest, Prepared, erase
 from retention.pipeline.outcome import RunSummary
 from retention.pipeline.run import Steps, SweepArgs
+from retention.pipeline.subject import subject_of
 from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
 
 
@@ -43,6 +44,8 @@ def run_erase(
     as_of: datetime | None = None,
 ) -> ErasureResult:
     loaded = load_checked_policy(policy)
+    for request in requests:  # refused before any connection is opened
+        subject_of(request.request_id, request.identities())
     connectors = open_systems(loaded, sorted(loaded.policy.systems))
     ledger: Ledger | None = None
     try:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from connectors.base import Connector, Key, SubjectStore
 from retention import identity
+from retention.anonymise.redact import compile_identifiers
 from retention.errors import RetentionError
 from retention.logs import get_logger
 from retention.pipeline.order import dependencies
@@ -116,7 +117,9 @@ def prepare(
     prepared = Prepared(subjects, [], already=already)
     for subject in subjects:
         request = by_id[subject.request_id]
-        restricted = _restricted(subject, policy, connectors, now)
+        # Restriction answers an erasure; a withdrawn consent is honoured at once.
+        erasing = request.kind == "erasure"
+        restricted = _restricted(subject, policy, connectors, now) if erasing else []
         if restricted and not request.override_restriction.strip():
             prepared.restricted[subject.request_id] = restricted
         prepared.kept[subject.request_id] = _kept_by_policy(subject, policy, request.kind)
@@ -263,7 +266,12 @@ def _mentions_rule(
     if not subjects or not isinstance(connector, SubjectStore):
         return None
     values = sorted({v for s in subjects for v in s.redaction_values()})
-    candidates = connector.find_mentions(name, dataset.free_text, _needles(values))
+    patterns = compile_identifiers(values)
+
+    def mentions(text: str) -> bool:
+        return any(p.search(text) for p in patterns)
+
+    candidates = connector.find_mentions(name, dataset.free_text, _needles(values), mentions)
     deleted = {
         k
         for rule in earlier

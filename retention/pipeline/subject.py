@@ -37,6 +37,9 @@ class Subject:
     request_id: str
     identities: dict[str, set[str]]
     names: set[str] = field(default_factory=set)
+    # Phone numbers read off the person's records: redacted from text, never
+    # used to find anyone (a company's switchboard number is shared).
+    phones: set[str] = field(default_factory=set)
     direct: dict[str, set[Key]] = field(default_factory=dict)  # hold an identity
     related: dict[str, set[Key]] = field(default_factory=dict)  # below those, by relations
 
@@ -50,7 +53,7 @@ class Subject:
         """What to remove from free text: names, emails, phone numbers."""
         wanted = ("email", "phone")
         texts = {v for k in wanted for v in self.identities.get(k, set())}
-        return sorted(texts | self.names)
+        return sorted(texts | self.names | self.phones)
 
 
 def subject_of(request_id: str, given: Mapping[str, Sequence[str]]) -> Subject:
@@ -129,6 +132,8 @@ def _adopt(subject: Subject, canon: set[tuple[str, str]]) -> bool:
     for kind, value in canon:
         if kind == "name":
             subject.names.add(value)
+        elif kind == "phone":
+            subject.phones.add(value)
         elif kind in ADOPTED_KINDS and value not in subject.identities.get(kind, set()):
             try:
                 identity.normalise(kind, value)
