@@ -4,7 +4,8 @@ The head row holds the last seq and hash. An appender locks it (PostgreSQL:
 SELECT ... FOR UPDATE; SQLite: the BEGIN IMMEDIATE write lock), builds the
 next entry on it, inserts, and moves the head, all in one transaction. The
 head also lets verify notice entries cut off the end, which a chain alone
-cannot show. Triggers refuse UPDATE and DELETE on entries.
+cannot show. Triggers refuse UPDATE and DELETE on entries (SQLite, PostgreSQL,
+MariaDB/MySQL) and TRUNCATE (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -90,6 +91,18 @@ _POSTGRES_TRIGGERS = [
     "CREATE OR REPLACE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE "
     "ON ledger_entries FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()",
 ]
+# MariaDB and MySQL have no TRUNCATE trigger: grant the ledger's user no DROP.
+_MYSQL_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS ledger_entries_no_{op.lower()} BEFORE {op} ON ledger_entries "
+    "FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ledger entries are append-only'"
+    for op in ("UPDATE", "DELETE")
+]
+_TRIGGERS = {
+    "sqlite": _SQLITE_TRIGGERS,
+    "postgresql": _POSTGRES_TRIGGERS,
+    "mysql": _MYSQL_TRIGGERS,
+    "mariadb": _MYSQL_TRIGGERS,
+}
 
 
 @contextmanager
@@ -107,9 +120,7 @@ def create_schema(engine: sa.Engine) -> None:
         if dialect == "postgresql":
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_SCHEMA_LOCK)))
         metadata.create_all(conn)
-        for statement in {"sqlite": _SQLITE_TRIGGERS, "postgresql": _POSTGRES_TRIGGERS}.get(
-            dialect, []
-        ):
+        for statement in _TRIGGERS.get(dialect, []):
             conn.exec_driver_sql(statement)
         has_head = conn.execute(sa.select(head.c.id).where(head.c.id == 1)).first()
         has_entries = conn.execute(sa.select(entries.c.seq).limit(1)).first()
