@@ -7,7 +7,7 @@ from typing import Any
 
 from connectors.base import Connector
 from connectors.registry import open_connector
-from retention.errors import ConnectionFailed, RetentionError
+from retention.errors import ConnectionFailed, PolicyMismatch, RetentionError
 from retention.ledger import Ledger
 from retention.pipeline.order import check_order
 from retention.policy import System
@@ -32,8 +32,10 @@ def open_systems(loaded: LoadedPolicy, names: list[str]) -> dict[str, Connector]
             session = aws_session(name, loaded.policy.systems[name])
             opened[name] = open_connector(name, loaded, session=session)
             opened[name].check()
-    except RetentionError:
+    except RetentionError as exc:
         close_systems(opened)
+        if isinstance(exc, PolicyMismatch):
+            raise exc.in_file(loaded.path) from None  # the operator fixes the file: name it
         raise
     return opened
 
