@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.sql import open_sql_connector
 from flows.cli import main
@@ -250,3 +252,40 @@ def test_an_unreachable_ledger_is_an_error_line_not_a_traceback(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "RETENTION_LEDGER_URL" in err
     assert "127.0.0.1:1/ledger" in err and "s3cret-pw" not in err
+
+
+# --- every spelling, drawn ----------------------------------------------------
+
+SEPARATORS = ["", " ", "-", " - ", "."]
+
+
+@st.composite
+def finnish_mobile_spellings(draw: st.DrawFn) -> tuple[str, str]:
+    """(E.164, one way a person might write it)."""
+    operator = draw(st.sampled_from(["40", "41", "44", "45", "50"]))
+    rest = draw(st.text(alphabet="0123456789", min_size=7, max_size=7))
+    prefix = draw(st.sampled_from(["+358 ", "+358", "00358 ", "0", "(0)", "+358 (0)"]))
+    sep = draw(st.sampled_from(SEPARATORS))
+    cut = draw(st.integers(1, 6))
+    written = f"{prefix}{operator}{sep}{rest[:cut]}{sep}{rest[cut:]}"
+    return f"+358{operator}{rest}", written
+
+
+@settings(max_examples=200, deadline=None)
+@given(finnish_mobile_spellings())
+def test_any_spelling_of_a_mobile_number_normalises_and_hashes_as_one(drawn) -> None:
+    e164, written = drawn
+    assert identity.normalise("phone", written) == e164
+    assert canonical_text(written) == e164
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["matti.virtanen@example.fi", "anna-liisa.maki@idnorth.fi", "a.b@x.se"]),
+    st.lists(st.booleans(), min_size=40, max_size=40),
+    st.sampled_from(["", " ", "\t", "  "]),
+)
+def test_any_case_and_padding_of_an_email_is_one_identity(address, upper, pad) -> None:
+    cased = "".join(c.upper() if u else c for c, u in zip(address, upper, strict=False))
+    written = pad + cased + pad
+    assert identity.normalise("email", written) == address == canonical_text(written)
