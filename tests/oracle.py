@@ -37,6 +37,26 @@ def snapshots(urls: dict[str, str]) -> dict[str, Snapshot]:
     return {system: snapshot(url) for system, url in urls.items()}
 
 
+def bucket_snapshot(client: Any, bucket: str, prefix: str, dataset: str) -> Snapshot:
+    """An S3 dataset as the oracle reads it: `dataset` keyed by object key
+    (its versions and markers), `<dataset>-versions` by the ledger's name of
+    each data version (connectors.s3_erase.version_claim)."""
+    from connectors.s3_erase import version_claim, versions_child
+
+    objects: dict[Any, dict[str, Any]] = {}
+    versions: dict[Any, dict[str, Any]] = {}
+    pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+    for page in pages:
+        for kind in ("Versions", "DeleteMarkers"):
+            for v in page.get(kind, []):
+                entry = objects.setdefault(v["Key"], {"versions": []})
+                entry["versions"] = sorted([*entry["versions"], (kind, v["VersionId"])])
+                if kind == "Versions":
+                    claim = version_claim(v["Key"], v["VersionId"])
+                    versions[claim] = {"etag": v["ETag"]}
+    return {dataset: objects, versions_child(dataset): versions}
+
+
 def changed_rows(before: Snapshot, after: Snapshot) -> dict[str, set[Any]]:
     """table -> keys of rows removed or modified."""
     out: dict[str, set[Any]] = {}
