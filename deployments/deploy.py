@@ -4,7 +4,10 @@
 
 1. the process work pool `retention` (created if missing);
 2. every deployment in deployments/prefect.yaml (`prefect deploy --all`);
-3. the automation "retention: a run waits for approval": when a
+3. the automation "retention: erasure requested", which runs the
+   erasure-request deployment on the event retention.erasure.requested
+   (tasks/erasure_trigger.py);
+4. the automation "retention: a run waits for approval": when a
    retention-sweep run pauses, it sends a message through the notification
    block the operator configured (Slack, Teams, email, a webhook...), named by
    --notify-block or RETENTION_NOTIFY_BLOCK (default `retention-operators`).
@@ -26,6 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+
+from tasks.erasure_trigger import AUTOMATION as ERASURE_AUTOMATION
+from tasks.erasure_trigger import DEPLOYMENT as ERASURE_DEPLOYMENT
+from tasks.erasure_trigger import EVENT as ERASURE_EVENT
+from tasks.erasure_trigger import ensure_erasure_automation
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFECT_YAML = "deployments/prefect.yaml"
@@ -70,12 +78,20 @@ def deploy_all(env: dict[str, str] | None = None) -> None:
     the worker finds the code) defaults to this project."""
     environment = {**os.environ, **(env or {})}
     environment.setdefault("RETENTION_HOME", str(ROOT))
-    subprocess.run(
+    done = subprocess.run(
         [prefect_command(), "--no-prompt", "deploy", "--all", "--prefect-file", PREFECT_YAML],
         cwd=ROOT,
         env=environment,
-        check=True,
+        capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:
+        print(done.stdout + done.stderr, file=sys.stderr)
+        raise SystemExit(f"prefect deploy failed (exit {done.returncode})")
+    # Prefect's own output is a page of boxes per deployment: one line each.
+    for line in done.stdout.splitlines():
+        if "successfully" in line or "Deployment '" in line:
+            print(" ".join(line.strip("│ ").split()).removesuffix(" with id"))
 
 
 def find_block(client: Any, name: str) -> UUID | None:
@@ -127,6 +143,9 @@ def deploy(notify_block: str | None = None, env: dict[str, str] | None = None) -
     with get_client(sync_client=True) as client:
         block_id = find_block(client, block)
         automation = ensure_automation(client, block_id) if block_id else None
+        erasure = client.read_deployment_by_name(ERASURE_DEPLOYMENT)
+        ensure_erasure_automation(client, erasure.id)
+        print(f"automation {ERASURE_AUTOMATION!r} runs {ERASURE_DEPLOYMENT} on {ERASURE_EVENT}")
     if automation is None:
         print(
             f"warning: no notification block {block!r}: nobody will hear that a run waits "
