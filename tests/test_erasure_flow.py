@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -45,12 +47,13 @@ def test_the_flow_erases_and_publishes_the_certificate(prefect_harness, tmp_path
 
 
 def test_an_erasure_requested_event_runs_the_deployment_with_its_request(prefect_harness):
-    deployment_id = erasure_request.to_deployment(name="erasure-request").apply()
+    runner = erasure_request.to_deployment(name="erasure-request")
+    deployment_id: UUID = runner.apply()  # type: ignore[union-attr]
     request_id = f"EVT-{uuid.uuid4().hex[:6]}"
     with get_client(sync_client=True) as client:
         ensure_erasure_automation(client, deployment_id)
         deadline = time.monotonic() + 30
-        runs = []
+        runs: list[Any] = []
         while time.monotonic() < deadline and not runs:
             # The first event after an automation is made can be missed while
             # its trigger loads: send until the run appears.
