@@ -48,7 +48,7 @@ def test_the_flow_erases_and_publishes_the_certificate(prefect_harness, tmp_path
 
 def test_an_erasure_requested_event_runs_the_deployment_with_its_request(prefect_harness):
     runner = erasure_request.to_deployment(name="erasure-request")
-    deployment_id: UUID = runner.apply()  # type: ignore[union-attr]
+    deployment_id: UUID = runner.apply()  # type: ignore[union-attr,assignment]
     request_id = f"EVT-{uuid.uuid4().hex[:6]}"
     with get_client(sync_client=True) as client:
         ensure_erasure_automation(client, deployment_id)
