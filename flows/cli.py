@@ -121,6 +121,14 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--json", action="store_true", help="print certificates as JSON")
     erase.set_defaults(handler=cmd_erase)
 
+    suppressed = sub.add_parser(
+        "suppressed", help="may this person be imported? exit 1 if they withdrew marketing consent"
+    )
+    policy_arg(suppressed)
+    for kind in ("email", "phone"):
+        suppressed.add_argument(f"--{kind}", action="append", default=[])
+    suppressed.set_defaults(handler=cmd_suppressed)
+
     certificate = sub.add_parser("certificate", help="an erasure request's certificate")
     certificate.add_argument("--request-id", required=True)
     certificate.add_argument("--format", choices=["markdown", "json"], default="markdown")
@@ -332,6 +340,30 @@ def cmd_erase(args: argparse.Namespace) -> int:
         return 1
     statuses = {c.status for c in result.certificates}
     return 3 if statuses & {"incomplete", "restricted"} else 0
+
+
+def cmd_suppressed(args: argparse.Namespace) -> int:
+    from retention.identity import validate
+    from retention.pipeline.suppression import is_suppressed
+    from retention.policy_loader import load_policy
+    from retention.runtime import ledger_keys, ledger_url
+    from tasks.secrets import resolve_secret
+
+    loaded = load_policy(args.policy, resolve=resolve_secret, only_systems=set())
+    identities = validate({k: v for k, v in (("email", args.email), ("phone", args.phone)) if v})
+    keys, current = ledger_keys(loaded)
+    from retention.ledger import Ledger
+
+    with Ledger.open(ledger_url(args.policy), keys=keys, current_key_id=current) as ledger:
+        entry = is_suppressed(ledger, identities)
+    if entry is None:
+        print("not suppressed: no marketing withdrawal names this person")
+        return 0
+    print(
+        f"suppressed: marketing consent withdrawn (request {entry.detail.get('request_id')}, "
+        f"{entry.at:%Y-%m-%d}); do not import this person for marketing"
+    )
+    return 1
 
 
 def cmd_certificate(args: argparse.Namespace) -> int:

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
+from connectors.base import Connector
 from retention.ledger import Ledger
+from retention.logs import get_logger
+from retention.pipeline.erase import erase
 from retention.pipeline.outcome import RunSummary
 from retention.pipeline.run import Steps, SweepArgs, sweep
 from retention.pipeline.selection import select_rules, systems_needed
+from retention.pipeline.suppression import returned
+from retention.policy_loader import LoadedPolicy
 from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
+
+log = get_logger("retention.sweep")
 
 
 def run_sweep(
@@ -46,8 +54,32 @@ def run_sweep(
             lease_wait_s=lease_wait_s,
             steps=steps or Steps(),
         )
-        return sweep(args, connectors, ledger)
+        summary = sweep(args, connectors, ledger)
+        if ledger is not None and not rules:
+            honour_suppressions(loaded, connectors, ledger, args)
+        return summary
     finally:
         close_systems(connectors)
         if ledger is not None:
             ledger.close()
+
+
+def honour_suppressions(
+    loaded: LoadedPolicy, connectors: dict[str, Connector], ledger: Ledger, args: SweepArgs
+) -> None:
+    """After a full sweep: people on the suppression list who are back with
+    marketing records have their withdrawal applied again, as requests of
+    their own (each with a certificate), in a run of its own."""
+    tag = f"suppressed-{args.now:%Y%m%d}-{args.run_id[:8]}"
+    requests = returned(ledger, connectors, loaded.policy, now=args.now, run_tag=tag)
+    if not requests:
+        return
+    log.warning("suppressed people are back", people=len(requests))
+    erase(
+        requests,
+        loaded.policy,
+        loaded.sha256,
+        connectors,
+        ledger,
+        replace(args, run_id=str(uuid.uuid4()), trigger="suppression-list"),
+    )

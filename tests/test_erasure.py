@@ -342,3 +342,59 @@ def test_an_empty_wildcard_or_malformed_identity_is_refused_before_any_query(tmp
         query(world.env["RETENTION_LEDGER_URL"], "SELECT count(*) AS n FROM ledger_entries")
         == [{"n": 0}]
     )
+
+
+def test_a_suppressed_person_who_is_imported_again_loses_the_subscription_again(
+    tmp_path, monkeypatch, capsys
+):
+    from flows.cli import main
+    from tasks.sweep import run_sweep
+
+    world = make_world(tmp_path / "run", None)
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    subscriber = query(
+        world.crm,
+        "SELECT c.id, c.email, c.company_id FROM contacts c JOIN newsletter_subscriptions s "
+        "ON s.contact_id = c.id WHERE c.relationship_status = 'customer' ORDER BY c.id",
+    )[0]
+    email = subscriber["email"]
+    assert main(["suppressed", "--email", email]) == 0
+    erase(ErasureRequest(request_id="W-1", kind="marketing-withdrawn", email=[email]))
+    assert main(["suppressed", "--email", email.upper()]) == 1
+    assert "request W-1" in capsys.readouterr().out
+    assert main(["suppressed", "--email", "someone.else@example.fi"]) == 0
+
+    # An import brings the person back, subscribed, under a new id.
+    engine = sa.create_engine(world.crm)
+    with engine.begin() as conn:
+        new_id = conn.execute(sa.text("SELECT max(id) + 1 FROM contacts")).scalar_one()
+        conn.execute(
+            sa.text(
+                "INSERT INTO contacts (id, company_id, first_name, last_name, email, language, "
+                "relationship_status, created_at) VALUES (:id, :co, 'Re', 'Imported', :email, "
+                "'fi', 'customer', '2026-10-30 10:00:00')"
+            ),
+            {"id": new_id, "co": subscriber["company_id"], "email": email.upper()},
+        )
+        sub_id = conn.execute(sa.text("SELECT max(id) + 1 FROM newsletter_subscriptions")).scalar()
+        conn.execute(
+            sa.text(
+                "INSERT INTO newsletter_subscriptions (id, contact_id, newsletter, subscribed_at) "
+                "VALUES (:id, :c, 'ID North News', '2026-10-30 10:00:00')"
+            ),
+            {"id": sub_id, "c": new_id},
+        )
+    engine.dispose()
+
+    run_sweep(str(POLICY), as_of=AS_OF, approved_by="operator")
+
+    left = query(
+        world.crm, "SELECT id FROM newsletter_subscriptions WHERE contact_id = :c", c=new_id
+    )
+    assert left == [], "the re-imported subscription was removed again"
+    assert query(world.crm, "SELECT id FROM contacts WHERE id = :c", c=new_id), "the contact stays"
+    requests = query(world.env["RETENTION_LEDGER_URL"], "SELECT outcome, detail FROM "
+                     "ledger_entries WHERE kind = 'request'")  # fmt: skip
+    again = [r for r in requests if '"request_id":"suppressed-' in r["detail"]]
+    assert [r["outcome"] for r in again] == ["completed"]

@@ -423,6 +423,9 @@ class Ledger:
             detail=detail,
         )
 
+    def entries_of_kind(self, kind: str) -> list[Entry]:
+        return store.read(self._engine, store.entries.c.kind == kind)
+
     def requests_done(self, request_ids: Sequence[str]) -> dict[str, Entry]:
         """The first entry of each of these request ids that was acted on (a
         dry run acts on nothing, so it does not count)."""
