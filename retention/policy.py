@@ -413,6 +413,9 @@ class Erasure(Strict):
         return self
 
 
+LegalBasis = Literal["consent", "contract", "legal obligation", "legitimate interest"]
+
+
 class Dataset(Strict):
     table: str | None = Field(default=None, description="SQL: the table")
     prefix: str | None = Field(default=None, description="media: the object key prefix")
@@ -431,6 +434,13 @@ class Dataset(Strict):
         description="text columns where anyone may have named a person: an erasure "
         "redacts the subject from them in every row, also other people's",
     )
+    # What an access report tells the person about this category (GDPR art. 15).
+    purpose: str | None = Field(
+        default=None, min_length=3, description="why the register holds these records"
+    )
+    legal_basis: LegalBasis | None = Field(
+        default=None, description="the ground for processing them (REGISTER.md)"
+    )
 
     def declared_columns(self) -> set[str]:
         return (
@@ -440,6 +450,25 @@ class Dataset(Strict):
             | set(self.columns)
             | set(self.free_text)
         )
+
+
+class Reviewed(Strict):
+    """A table, its columns, or a media prefix that no dataset declares and a
+    person reviewed: not personal data (a company's address), with the
+    reason. `retention coverage` stops flagging it; an auditor reads why."""
+
+    table: str | None = Field(default=None, description="SQL: the table")
+    columns: list[Name] = Field(default=[], description="its columns; empty: the whole table")
+    prefix: str | None = Field(default=None, description="media: a top-level key prefix")
+    reason: str = Field(min_length=10, description="why this is not personal data")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> Reviewed:
+        if (self.table is None) == (self.prefix is None):
+            raise ValueError("give exactly one of `table` (SQL) or `prefix` (media)")
+        if self.prefix is not None and self.columns:
+            raise ValueError("`columns` only go with `table`")
+        return self
 
 
 class System(Strict):
@@ -453,6 +482,9 @@ class System(Strict):
     retry_mode: Literal["standard", "adaptive"] = "standard"
     max_attempts: int = Field(default=5, ge=1, le=20)
     datasets: dict[Name, Dataset]
+    reviewed: list[Reviewed] = Field(
+        default=[], description="undeclared tables, columns, prefixes reviewed as not personal"
+    )
 
     @model_validator(mode="after")
     def _fits_kind(self) -> System:

@@ -30,6 +30,7 @@ from retention.policy import (
     Rule,
     SecretRef,
     SubjectCondition,
+    System,
     split_name,
 )
 from retention.timezone import set_policy_zone
@@ -211,6 +212,7 @@ def cross_check(policy: Policy) -> Iterator[tuple[str, str]]:
                 yield f"{base}.facts.index", f"no dataset {ds.facts.index!r}"
             if ds.erasure is not None:
                 yield from _check_erasure(policy, ds, f"{sname}.{dname}", f"{base}.erasure")
+        yield from check_reviewed(sname, system)
     hold_ids = {h.id for h in policy.holds}
     for i, hold in enumerate(policy.holds):
         found = _lookup(policy, hold.dataset)
@@ -230,6 +232,45 @@ def cross_check(policy: Policy) -> Iterator[tuple[str, str]]:
             continue
         yield from _check_rule(policy, rule, target, base, hold_ids)
     yield from _check_no_literal_values(policy)
+
+
+def check_reviewed(sname: str, system: System) -> Iterator[tuple[str, str]]:
+    """An allow-list entry must fit its system's kind, be said once, and not
+    contradict a dataset: a declared column is covered, not "reviewed"."""
+    declared: dict[str, set[str]] = {}
+    for ds in system.datasets.values():
+        if ds.table is not None:
+            declared.setdefault(ds.table, set()).update(ds.declared_columns())
+    seen: set[tuple[str, str]] = set()
+    for i, entry in enumerate(system.reviewed):
+        base = f"systems.{sname}.reviewed[{i}]"
+        if system.kind == "sql" and entry.table is None:
+            yield f"{base}.prefix", "an SQL system's reviewed entries name a `table`"
+            continue
+        if system.kind != "sql" and entry.prefix is None:
+            yield f"{base}.table", "a media system's reviewed entries name a `prefix`"
+            continue
+        place = entry.table or entry.prefix or ""
+        if entry.table in declared and not entry.columns:
+            yield (
+                f"{base}.columns",
+                (
+                    f"table {entry.table!r} is a dataset: name the reviewed columns it does not declare"
+                ),
+            )
+        for column in entry.columns:
+            if column in declared.get(place, set()):
+                yield (
+                    f"{base}.columns",
+                    (
+                        f"column {column!r} is declared by a dataset of table {place!r}; "
+                        "remove it here"
+                    ),
+                )
+        for item in entry.columns or ["*"]:
+            if (place, item) in seen:
+                yield base, f"{place}.{item} is reviewed twice"
+            seen.add((place, item))
 
 
 def _check_rule(
@@ -346,7 +387,7 @@ def _check_no_literal_values(policy: Policy) -> Iterator[tuple[str, str]]:
                 actions += [(f"{base}.action", ds.erasure.action)]
                 actions += [(f"{base}.held_action", ds.erasure.held_action)]
     for path, action in actions:
-        for column, chain in (action.fields.items() if action else []):
+        for column, chain in action.fields.items() if action else []:
             for k, step in enumerate(chain):
                 if step.values:
                     yield (

@@ -1,0 +1,110 @@
+"""Compare what the stores hold with what the policy declares.
+
+The inventory (tables, columns and a bounded sample of text values; media
+prefixes) comes from the connectors; this module only judges it, so the
+judgement is tested without a database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from retention.coverage.findings import CoverageReport, Finding
+from retention.coverage.looks import name_kinds, value_kinds
+from retention.policy import Policy, System
+
+
+@dataclass
+class TableInventory:
+    name: str
+    columns: list[str]
+    text_columns: set[str] = field(default_factory=set)  # worth sampling
+
+
+# (table, column) -> up to the bound of its non-empty values, read on demand
+Sampler = Callable[[str, str], Sequence[str]]
+
+
+def sql_findings(
+    name: str, system: System, tables: Sequence[TableInventory], sample: Sampler
+) -> list[Finding]:
+    declared: dict[str, set[str]] = {}
+    for ds in system.datasets.values():
+        if ds.table is not None:
+            declared.setdefault(_bare(ds.table), set()).update(ds.declared_columns())
+    whole, columns = _reviewed(system)
+    found: list[Finding] = []
+    for table in tables:
+        if table.name not in declared:
+            found.append(_undeclared_table(name, table, whole, sample))
+            continue
+        for column in table.columns:
+            if column in declared[table.name]:
+                continue
+            found.append(
+                Finding(
+                    name,
+                    "column",
+                    table.name,
+                    column,
+                    _personal(table, column, sample),
+                    columns.get((table.name, column)),
+                )
+            )
+    return found
+
+
+def _undeclared_table(
+    name: str, table: TableInventory, whole: Mapping[str, str], sample: Sampler
+) -> Finding:
+    personal: list[str] = []
+    for column in table.columns:
+        personal += [f"{k} in {column}" for k in _personal(table, column, sample)]
+    return Finding(name, "table", table.name, None, tuple(personal), whole.get(table.name))
+
+
+def _personal(table: TableInventory, column: str, sample: Sampler) -> tuple[str, ...]:
+    kinds = [f"{k} (name)" for k in name_kinds(column)]
+    if column in table.text_columns:
+        kinds += [f"{k} (values)" for k in value_kinds(sample(table.name, column))]
+    return tuple(kinds)
+
+
+def media_findings(name: str, system: System, prefixes: Sequence[str]) -> list[Finding]:
+    """Top-level prefixes (and `""` for keys at the root) no dataset covers.
+    Everything in a store of photos and recordings is personal until
+    reviewed: a prefix nobody declared fails the check."""
+    covered = [ds.prefix for ds in system.datasets.values() if ds.prefix is not None]
+    whole, _ = _reviewed(system)
+    found = []
+    for prefix in prefixes:
+        if any(c.startswith(prefix) or prefix.startswith(c) for c in covered if prefix):
+            continue
+        shown = prefix or "(keys at the root)"
+        found.append(Finding(name, "prefix", shown, None, ("media",), whole.get(prefix)))
+    return found
+
+
+def _reviewed(system: System) -> tuple[dict[str, str], dict[tuple[str, str], str]]:
+    whole: dict[str, str] = {}
+    columns: dict[tuple[str, str], str] = {}
+    for entry in system.reviewed:
+        place = _bare(entry.table) if entry.table is not None else entry.prefix or ""
+        if not entry.columns:
+            whole[place] = entry.reason
+        for column in entry.columns:
+            columns[(place, column)] = entry.reason
+    return whole, columns
+
+
+def _bare(table: str) -> str:
+    return table.rpartition(".")[2]
+
+
+def report_of(policy: Policy, findings: Sequence[Finding], sample_rows: int) -> CoverageReport:
+    return CoverageReport(
+        policy.name,
+        sorted(findings, key=lambda f: (f.system, f.table, f.column or "")),
+        sorted(policy.systems),
+        sample_rows,
+    )
