@@ -34,6 +34,7 @@ def plan_rows(plans: Sequence[RulePlan], waiting: Mapping[str, str]) -> list[dic
     return [
         {
             "rule": plan.rule_id,
+            "dataset": plan.qualified,
             "action": plan.action,
             "due": len(plan.due),
             "kept_by_hold": len(plan.held),
@@ -54,11 +55,11 @@ def limit_names(reason: str) -> str:
 def plan_limit_rows(
     plans: Sequence[RulePlan], waiting: Mapping[str, str]
 ) -> list[dict[str, object]]:
-    """Per rule, its dataset and, when it waits for an operator, why."""
+    """Per rule, whether it waits for an operator, and why (the sentence
+    names the dataset and both numbers)."""
     return [
         {
             "rule": plan.rule_id,
-            "dataset": plan.qualified,
             "over_limits": waiting.get(plan.rule_id, "") or "within limits",
         }
         for plan in plans
@@ -66,6 +67,7 @@ def plan_limit_rows(
 
 
 def summary_rows(summary: RunSummary) -> list[dict[str, object]]:
+    # The action is in the plan table; here it would push the table past 1,400 px.
     words = ("dataset", "action", "reason", "approved_by")
     return [
         {k: v for k, v in outcome.as_row().items() if k not in words}
@@ -74,17 +76,19 @@ def summary_rows(summary: RunSummary) -> list[dict[str, object]]:
 
 
 def reason_rows(summary: RunSummary) -> list[dict[str, object]]:
+    """The words of the summary (the dataset and the action are the plan
+    table's: with them this would not fit). The reason comes last: it is the one cell
+    that can be long (a failure's message), and only its tail may run past
+    the window's edge."""
     rows = []
     for outcome in summary.outcomes:
         row = outcome.as_row()
         rows.append(
             {
                 "rule": row["rule"],
-                "dataset": row["dataset"],
-                "action": row["action"],
                 "status": row["status"],
-                "reason": row["reason"],
                 "approved_by": row["approved_by"],
+                "reason": row["reason"],
             }
         )
     return rows
