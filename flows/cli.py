@@ -371,7 +371,7 @@ def cmd_certificate(args: argparse.Namespace) -> int:
 
     ledger = _open_ledger_from_env()
     try:
-        entry = ledger.requests_done([args.request_id]).get(args.request_id)
+        entry = ledger.latest_request(args.request_id)
     finally:
         ledger.close()
     if entry is None:

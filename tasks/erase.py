@@ -73,7 +73,7 @@ def run_erase(
         for request in requests:
             entry = prepared.already.get(request.request_id)
             if entry is None and ledger is not None:
-                entry = ledger.requests_done([request.request_id]).get(request.request_id)
+                entry = ledger.latest_request(request.request_id)
             if entry is not None:
                 result.certificates.append(certificate_of(entry))
         for subject in prepared.subjects if dry_run else []:

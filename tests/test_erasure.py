@@ -398,3 +398,89 @@ def test_a_suppressed_person_who_is_imported_again_loses_the_subscription_again(
                      "ledger_entries WHERE kind = 'request'")  # fmt: skip
     again = [r for r in requests if '"request_id":"suppressed-' in r["detail"]]
     assert [r["outcome"] for r in again] == ["completed"]
+
+
+def _sqlite_world(tmp_path: Path, monkeypatch: Any) -> World:
+    world = make_world(tmp_path / "run", None)
+    for name, value in world.env.items():
+        monkeypatch.setenv(name, value)
+    return world
+
+
+def test_withdrawn_photography_consent_erases_every_photo_showing_them(tmp_path, monkeypatch):
+    world = _sqlite_world(tmp_path, monkeypatch)
+    media = Path(world.env["RETENTION_MEDIA_PATH"])
+    shown: dict[str, int] = {}
+    for sidecar in media.rglob("*.json"):
+        for subject in json.loads(sidecar.read_text())["subjects"]:
+            shown[subject] = shown.get(subject, 0) + 1
+    contact_id = max(shown, key=lambda s: shown[s])  # the most photographed person
+    [contact] = query(world.crm, "SELECT email FROM contacts WHERE id = :id", id=int(contact_id))
+    before = snapshots(world.urls)
+    photos = set(media.rglob("*"))
+
+    result = erase(
+        ErasureRequest(request_id="P-1", kind="photography-withdrawn", email=[contact["email"]])
+    )
+
+    assert result.certificates[0].status == "completed"
+    left = [json.loads(p.read_text())["subjects"] for p in media.rglob("*.json")]
+    assert all(contact_id not in subjects for subjects in left)
+    gone = photos - set(media.rglob("*"))
+    assert len([p for p in gone if p.suffix == ".json"]) == shown[contact_id]
+    assert snapshots(world.urls) == before, "a photography withdrawal changes only photos"
+
+
+def test_a_request_over_the_limits_waits_for_approval_then_finishes(tmp_path, monkeypatch):
+    from tests.demo_world import policy_with
+
+    world = _sqlite_world(tmp_path, monkeypatch)
+    person = a_person_with_everything(world)
+    strict = policy_with(tmp_path, lambda d: d["settings"]["limits"].update(max_count=3))
+    request = ErasureRequest(request_id="L-1", email=[person["contact"]["email"]])
+
+    waiting = run_erase(str(strict), [request], as_of=AS_OF)
+    assert waiting.certificates[0].status == "incomplete"
+    assert waiting.summary is not None and waiting.summary.status == "incomplete"
+    approved = run_erase(str(strict), [request], as_of=AS_OF, approved_by="DPO")
+    assert approved.certificates[0].status == "completed"
+    assert cells_holding(world, identities_of(person, world)) == []
+    with ledger_of(world) as ledger:
+        decisions = [e.outcome for e in ledger.entries() if e.kind == "decision"]
+    assert decisions == ["not-asked", "approved"]
+
+
+def test_a_request_killed_half_way_converges_when_run_again(tmp_path, monkeypatch):
+    from retention.pipeline.erase import erase as erase_core
+    from retention.pipeline.run import SweepArgs
+    from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
+    from tests.demo_world import policy_with
+    from tests.test_fail_safe import DyingLedger, Killed
+
+    world = _sqlite_world(tmp_path, monkeypatch)
+    monkeypatch.setenv("RETENTION_LEASE_TTL_S", "1")
+    person = a_person_with_everything(world)
+    small = policy_with(tmp_path, lambda d: d["settings"].update(batch_size=3))
+    request = ErasureRequest(request_id="K-1", email=[person["contact"]["email"]])
+    before = snapshots(world.urls)
+
+    loaded = load_checked_policy(str(small))
+    connectors = open_systems(loaded, sorted(loaded.policy.systems))
+    real = open_ledger(loaded)
+    dying = DyingLedger(real, "erasure-ticketing-comments", 2)
+    args = SweepArgs(loaded.policy, loaded.sha256, "killed-erasure", AS_OF, [])
+    try:
+        with pytest.raises(Killed):
+            erase_core([request], loaded.policy, loaded.sha256, connectors, dying, args)
+    finally:
+        close_systems(connectors)
+        real.close()
+    import time
+
+    time.sleep(1.2)  # the dead run's lease expires
+    again = run_erase(str(small), [request], as_of=AS_OF)
+    assert again.certificates[0].status == "completed"
+    assert cells_holding(world, identities_of(person, world)) == []
+    with ledger_of(world) as ledger:
+        assert_consistent(ledger, before, snapshots(world.urls))
+        assert any(e.outcome == "recovered" for e in ledger.entries())

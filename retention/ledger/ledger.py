@@ -84,6 +84,7 @@ class CompletionArgs(TypedDict, total=False):
 
 
 DECISIONS = ("approved", "refused", "timed-out", "cancelled", "not-asked")
+FINISHED_REQUESTS = ("completed", "nothing-held")
 RUN_STATUSES = ("completed", "incomplete", "failed", "refused", "cancelled")
 
 
@@ -427,15 +428,25 @@ class Ledger:
         return store.read(self._engine, store.entries.c.kind == kind)
 
     def requests_done(self, request_ids: Sequence[str]) -> dict[str, Entry]:
-        """The first entry of each of these request ids that was acted on (a
-        dry run acts on nothing, so it does not count)."""
+        """The entry that finished each of these request ids, if one did
+        (completed, or nothing held). A restricted, incomplete or failed
+        request is not finished: running it again goes on with it."""
         wanted = set(request_ids)
         found: dict[str, Entry] = {}
         for entry in store.read(self._engine, store.entries.c.kind == REQUEST):
             rid = entry.detail.get("request_id")
-            if rid in wanted and rid not in found and entry.outcome != "dry-run":
+            if rid in wanted and rid not in found and entry.outcome in FINISHED_REQUESTS:
                 found[rid] = entry
         return found
+
+    def latest_request(self, request_id: str) -> Entry | None:
+        """The last entry of a request id, finished or not."""
+        entries = [
+            e
+            for e in store.read(self._engine, store.entries.c.kind == REQUEST)
+            if e.detail.get("request_id") == request_id
+        ]
+        return entries[-1] if entries else None
 
     # --- the applying lease ------------------------------------------------
 
