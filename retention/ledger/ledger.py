@@ -644,6 +644,39 @@ class Ledger:
         """Runs, oldest first, whose entries are not all in an exported segment."""
         return exports.owed(self._engine)
 
+    # --- access requests (retention.access) --------------------------------
+
+    def record_access(
+        self,
+        *,
+        request_id: str,
+        policy_hash: str,
+        requested_by: str,
+        systems: Sequence[str],
+        subjects: Sequence[str],
+        counts: Mapping[str, int],
+    ) -> Entry:
+        """That a person's data was looked up and handed out: who asked, when
+        (the entry's time), which systems answered, how many records per
+        dataset; the person only as keyed hashes, never the data. An access
+        is no run: the request id stands as its run id."""
+        detail: dict[str, Any] = {
+            "request_id": checks.token("request_id", request_id),
+            "systems": [checks.name("systems", s) for s in systems],
+            "records": {checks.dataset("counts key", k): int(n) for k, n in counts.items()},
+        }
+        if requested_by.strip():
+            detail["requested_by"] = checks.approver(requested_by)
+        return self._append(
+            kind="access",
+            run_id=request_id,
+            policy_hash=checks.token("policy_hash", policy_hash),
+            outcome="answered",
+            count=sum(counts.values()),
+            subject_hashes=self._subject_hashes(subjects),
+            detail=detail,
+        )
+
 
 def _note(held: HeldLike) -> str:
     note = getattr(held, "note", "")
