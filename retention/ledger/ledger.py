@@ -14,6 +14,7 @@ from typing import Any, Protocol, Required, TypedDict, Unpack
 
 import sqlalchemy as sa
 
+from retention.connector import Key
 from retention.identity import validate as validate_identities
 from retention.ledger import checks, exports, lease, lookup, store
 from retention.ledger.engine import open_engine
@@ -35,8 +36,6 @@ from retention.ledger.errors import LedgerError
 from retention.ledger.failure import error_code
 from retention.ledger.keys import KeyRing
 from retention.ledger.verify import VerifyResult, verify_rows
-
-Key = str | int
 
 
 class HeldLike(Protocol):

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import exc as sa_errors
 
-from connectors.base import ApplyResult, Connector, Key, Prepared
+from retention.connector import ApplyResult, Connector, Key, Prepared
 from retention.ledger.errors import LedgerError
 from retention.ledger.ledger import CompletionArgs, IntentArgs
 from retention.logs import get_logger

@@ -21,9 +21,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.base import Connector, Key, SubjectStore
 from retention import identity
 from retention.anonymise.redact import compile_identifiers
+from retention.connector import Connector, Key, SubjectStore
 from retention.errors import RetentionError
 from retention.logs import get_logger
 from retention.pipeline.order import dependencies

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from connectors.base import Connector, Held, Key
+from retention.connector import Connector, Held, Key
 from retention.logs import get_logger
 from retention.policy import (
     ColumnCondition,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from connectors.base import Connector, Key
+from retention.connector import Connector, Key
 from retention.ledger.entry import Intent
 from retention.logs import get_logger
 from retention.policy import split_name

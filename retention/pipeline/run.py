@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector, Key
+from retention.connector import Connector, Key
 from retention.errors import RetentionError
 from retention.logs import get_logger
 from retention.pipeline.apply import RunContext, apply_plan

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from connectors.base import Connector, Key, SubjectStore
 from retention import identity
+from retention.connector import Connector, Key, SubjectStore
 from retention.errors import IdentityError
 from retention.logs import get_logger
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from connectors.base import Connector, SubjectStore
+from retention.connector import Connector, SubjectStore
 from retention.ledger.entry import Entry
 from retention.pipeline.erase import ErasureRequest, prepare
 
