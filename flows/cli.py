@@ -134,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     certificate.add_argument("--format", choices=["markdown", "json"], default="markdown")
     certificate.set_defaults(handler=cmd_certificate)
 
+    from flows.cli_rights import add_commands
+
+    add_commands(sub, policy_arg)
+
     demo = sub.add_parser("demo", help="build the demo systems (if missing) and sweep them")
     demo.add_argument(
         "--root", default=str(PROJECT_ROOT / DEMO_ROOT), help="where the demo systems live"

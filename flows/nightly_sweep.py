@@ -24,6 +24,7 @@ from retention.pipeline.plan import RulePlan
 from retention.pipeline.run import Answer
 from retention.policy_loader import load_policy
 from tasks import log_bridge
+from tasks.coverage_step import coverage_check
 from tasks.parallel import ScaleOut, ranged_apply
 from tasks.publish import publish_plan, publish_summary
 from tasks.secrets import resolve_secret
@@ -86,6 +87,7 @@ def retention_sweep(
     def ask(waiting: dict[str, str], plans: list[RulePlan]) -> Answer:
         return ask_operator(waiting, plans, approval_timeout_s, loaded.policy)
 
+    coverage_check(policy)  # first, and a warning only: findings go to an artifact
     steps = prefect_steps(ask if ask_approval else None, publish_plan, publish_summary)
     if parallel_ranges > 1:
         scale = ScaleOut(
