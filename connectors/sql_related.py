@@ -19,7 +19,7 @@ from connectors.sql_delete import IN_LIST_SIZE, child_keys, parent_values
 from connectors.sql_graph import Graph
 from connectors.sql_keys import one_of
 from connectors.sql_reflect import column_of
-from connectors.sql_subject import find_subject_keys
+from connectors.sql_subject import digits_only, find_subject_keys
 from connectors.sql_values import chunked
 from retention.policy import System
 
@@ -29,12 +29,57 @@ IdentityValues = list[tuple[str, str]]  # (kind, value as stored)
 def subject_records(
     conn: sa.Connection, graph: Graph, system: System, identities: Mapping[str, Sequence[str]]
 ) -> dict[str, dict[Key, IdentityValues]]:
-    """Per dataset: each matching record's key and every identity it holds."""
+    """Per dataset: each matching record's key and every identity it holds.
+
+    A record linked through a link table to a record holding an identity
+    holds it too: that is how such a schema stores a contact's addresses
+    (contacts -> email_addr_bean_rel -> email_addresses). Only link tables
+    lead upwards; a column link's parent (a contact's company) is another
+    party, never the person."""
     out: dict[str, dict[Key, IdentityValues]] = {}
     for dataset, keys in find_subject_keys(conn, graph, system, identities).items():
         if keys:
             out[dataset] = identity_values(conn, graph, system, dataset, keys)
+    for dataset, rows in list(out.items()):
+        for owner, owned in link_owners(conn, graph, dataset, list(rows)).items():
+            if owner not in system.datasets:
+                continue
+            own = identity_values(conn, graph, system, owner, list(owned))
+            target = out.setdefault(owner, {})
+            for key, children in owned.items():
+                held = [*target.get(key, []), *own.get(key, [])]
+                held += [value for child in children for value in rows[child]]
+                target[key] = list(dict.fromkeys(held))
     return out
+
+
+def link_owners(
+    conn: sa.Connection, graph: Graph, dataset: str, keys: Sequence[Key]
+) -> dict[str, dict[Key, set[Key]]]:
+    """Parent dataset -> parent key -> the keys of `dataset` it is linked to
+    through a link table (`through` relations), soft-deleted links included."""
+    out: dict[str, dict[Key, set[Key]]] = {}
+    for edge in graph.parents.get(dataset, []):
+        if edge.link is None:
+            continue
+        link = edge.link
+        child_column, parent_column = link.c[edge.link_child or ""], link.c[edge.link_parent or ""]
+        by_value: dict[object, set[Key]] = {}
+        for part in chunked(list(keys), IN_LIST_SIZE):
+            query = sa.select(parent_column, child_column).where(one_of(conn, child_column, part))
+            for value, child in conn.execute(query):
+                by_value.setdefault(value, set()).add(child)
+        if not by_value:
+            continue
+        parent = graph.node(edge.parent)
+        key, column = parent.table.c[parent.key], parent.table.c[edge.parent_column]
+        owned = out.setdefault(edge.parent, {})
+        for values in chunked(list(by_value), IN_LIST_SIZE):
+            for parent_key, value in conn.execute(
+                sa.select(key, column).where(one_of(conn, column, values))
+            ):
+                owned.setdefault(parent_key, set()).update(by_value[value])
+    return {name: owned for name, owned in out.items() if owned}
 
 
 def identity_values(
@@ -95,13 +140,18 @@ def mention_candidates(
     where = graph.qualified(dataset)
     raw = [column_of(node.table, c, where) for c in columns]
     texts = [sa.func.lower(column) for column in raw]
+    # A phone number is written with any spacing ("040 123 4567"): digit
+    # needles are looked for in the text with its phone punctuation removed.
+    digit_texts = [digits_only(column) for column in raw]
     usable = sorted({n.casefold() for n in needles if len(n.strip()) >= 3})
     if not texts or not usable:
         return []
     found: dict[Key, None] = {}
     for part in chunked(usable, 50):
         matches = [
-            text.like(f"%{_escaped(needle)}%", escape="\\") for text in texts for needle in part
+            text.like(f"%{_escaped(needle)}%", escape="\\")
+            for needle in part
+            for text in (digit_texts if needle.isdigit() else texts)
         ]
         query = sa.select(key, *raw).where(sa.or_(*matches)).order_by(key)
         for row in conn.execute(query):
