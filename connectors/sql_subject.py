@@ -35,16 +35,27 @@ def digits_only(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
 
 
 def identity_clause(
-    kind: str, column: sa.ColumnElement[Any], values: Sequence[str]
+    kind: str, column: sa.ColumnElement[Any], values: Sequence[str], *, by_bytes: bool = False
 ) -> sa.ColumnElement[bool] | None:
-    """The match for one identity kind, or None when no value can match."""
+    """The match for one identity kind, or None when no value can match.
+    `by_bytes`: compare text byte for byte (MariaDB and MySQL, whose default
+    collations take 'ä' for 'a' and 'A' for 'a': an identity would match
+    someone else's rows)."""
+
+    def exact(expression: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+        text = isinstance(column.type, sa.String)
+        if not (by_bytes and text):
+            return expression
+        # Compared as bytes in SQL; the values are still bound as text.
+        return sa.type_coerce(sa.cast(expression, sa.BINARY()), sa.String())
+
     if kind == "email":
-        return sa.func.lower(sa.func.trim(column)).in_([identity.email(v) for v in values])
+        return exact(sa.func.lower(sa.func.trim(column))).in_([identity.email(v) for v in values])
     if kind == "phone":
         forms = {form for v in values for form in identity.parse_phone(v).digit_forms()}
-        return digits_only(column).in_(sorted(forms))
+        return exact(digits_only(column)).in_(sorted(forms))
     usable = [c for c in (coerce_or_none(v, column) for v in values) if c is not None]
-    return column.in_(usable) if usable else None
+    return exact(column).in_(usable) if usable else None
 
 
 def find_subject_keys(
@@ -55,6 +66,7 @@ def find_subject_keys(
 ) -> dict[str, list[Key]]:
     """Per dataset that declares one of the identity kinds: the keys of matching rows."""
     found: dict[str, list[Key]] = {}
+    by_bytes = conn.dialect.name in ("mysql", "mariadb")
     for name, dataset in system.datasets.items():
         node = graph.node(name)
         clauses = []
@@ -63,7 +75,7 @@ def find_subject_keys(
             if not values:
                 continue
             column = column_of(node.table, column_name, graph.qualified(name))
-            clause = identity_clause(kind, column, values)
+            clause = identity_clause(kind, column, values, by_bytes=by_bytes)
             if clause is not None:
                 clauses.append(clause)
         if not any(kind in identities for kind in dataset.identity_fields):

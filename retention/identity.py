@@ -9,6 +9,7 @@ any query, so that an empty or wildcard identity can never match everyone.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from retention.errors import IdentityError
 KINDS = ("email", "phone", "name", "crm_contact_id", "ticketing_user_id")
 DEFAULT_REGION = "FI"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_INVISIBLE = ("Cc", "Cf", "Cs")  # control, format (zero-width), lone surrogate
 _WILDCARDS = re.compile(r"[*%?_\[\]]|\.\*")
 # What a phone number may be written with; anything else (letters, wildcards)
 # makes the text something other than one number.
@@ -136,6 +138,9 @@ def normalise(kind: str, value: object) -> str:
     text = str(value).strip()
     if not text:
         raise IdentityError(f"{kind}: empty value would match nothing sensible; refused")
+    if any(unicodedata.category(ch) in _INVISIBLE for ch in text):
+        # A NUL stops a PostgreSQL query; a zero-width space hides in a copy-paste.
+        raise IdentityError(f"{kind}: {text!r} holds control or invisible characters; refused")
     if kind == "email":
         return email(text)
     if kind == "phone":
