@@ -16,7 +16,9 @@ from retention.pipeline.erase import ErasureRequest, Prepared, erase
 from retention.pipeline.outcome import RunSummary
 from retention.pipeline.run import Steps, SweepArgs
 from retention.pipeline.subject import subject_of
+from tasks.export import preflight_export
 from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
+from tasks.sweep import plain_steps
 
 
 @dataclass
@@ -49,6 +51,8 @@ def run_erase(
     connectors = open_systems(loaded, sorted(loaded.policy.systems))
     ledger: Ledger | None = None
     try:
+        if not dry_run:
+            preflight_export()
         ledger = open_ledger(loaded)
         args = SweepArgs(
             policy=loaded.policy,
@@ -60,7 +64,7 @@ def run_erase(
             approved_by=approved_by,
             trigger=trigger,
             lease_wait_s=lease_wait_s,
-            steps=steps or Steps(),
+            steps=steps or plain_steps(),
         )
         done = ledger.requests_done([r.request_id for r in requests])
         if dry_run:  # a dry run writes nothing, so it needs no ledger (nor its lease)

@@ -19,6 +19,7 @@ from retention.pipeline.run import Steps, SweepArgs, sweep
 from retention.pipeline.selection import select_rules, systems_needed
 from retention.pipeline.suppression import returned
 from retention.policy_loader import LoadedPolicy
+from tasks.export import export_owed, preflight_export
 from tasks.setup import close_systems, load_checked_policy, open_ledger, open_systems
 
 log = get_logger("retention.sweep")
@@ -41,6 +42,8 @@ def run_sweep(
     connectors = open_systems(loaded, systems_needed(loaded.policy, selected))
     ledger: Ledger | None = None
     try:
+        if not dry_run:
+            preflight_export()  # a WORM copy that cannot be written stops the run first
         ledger = None if dry_run else open_ledger(loaded)
         args = SweepArgs(
             policy=loaded.policy,
@@ -52,7 +55,7 @@ def run_sweep(
             approved_by=approved_by,
             trigger=trigger,
             lease_wait_s=lease_wait_s,
-            steps=steps or Steps(),
+            steps=steps or plain_steps(),
         )
         summary = sweep(args, connectors, ledger)
         if ledger is not None and not rules:
@@ -83,3 +86,14 @@ def honour_suppressions(
         ledger,
         replace(args, run_id=str(uuid.uuid4()), trigger="suppression-list"),
     )
+
+
+def plain_steps() -> Steps:
+    """The steps of a run outside Prefect: plain calls, and the run's ledger
+    segment exported to the WORM bucket at its end (when one is configured)."""
+
+    def export(summary: RunSummary, ledger: Ledger | None) -> None:
+        if ledger is not None and not summary.dry_run:
+            export_owed(ledger, summary.run_id)
+
+    return Steps(publish_summary=export)

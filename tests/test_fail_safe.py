@@ -119,6 +119,9 @@ def test_a_rule_run_alone_waits_for_the_rules_it_must_follow(worlds, monkeypatch
     waited = outcome(alone, USERS)
     assert waited.status == "waiting" and waited.anonymised == 0
     assert f"needs {COMMENTS}, {TICKETS}" in waited.note
+    with ledger_of(run) as ledger:
+        report = build_report(ledger.entries(alone.run_id)).to_markdown()
+    assert f"rule `{USERS}` waiting" in report
     assert alone.status == "incomplete" and USERS in alone.reason()
     assert table_rows(run.ticketing, "users") == users, "the users rule changed nothing"
     [end] = query(run.env["RETENTION_LEDGER_URL"], "SELECT outcome, detail FROM ledger_entries "
@@ -383,6 +386,7 @@ def test_a_plan_that_fails_still_ends_the_run_in_the_ledger(tmp_path, monkeypatc
     assert summary.status == "failed"
     [end] = ends
     assert end.outcome == "failed" and end.detail["rules"][VISITS] == "failed"
+    assert "visited_at" in end.detail["reasons"][VISITS], "the reason is in the ledger"
 
 
 # --- 5. held records are re-checked and guarded like due ones ------------------

@@ -178,11 +178,6 @@ def test_runs_before_the_first_export_are_not_owed(
 media = test_sweep_s3.media  # the fixture: a media bucket with due, locked and kept photos
 
 
-@pytest.mark.xfail(
-    reason="waits for tasks/sweep.py run_sweep to call tasks.export.preflight_export() "
-    "right after open_systems (the run sequence is being rewritten)",
-    strict=False,
-)
 def test_a_sweep_whose_export_bucket_has_no_object_lock_changes_nothing_and_exits_2(
     media: dict[str, Any], s3_client, make_bucket: Callable[..., str], export_to, capsys
 ) -> None:

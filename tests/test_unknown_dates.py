@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from connectors.folder import open_folder_connector
 from connectors.sql import open_sql_connector
-from retention.ledger import Ledger
+from retention.ledger import Ledger, build_report
 from retention.pipeline.apply import RunContext, apply_plan
 from retention.pipeline.plan import plan_rule
 from retention.policy import Policy
@@ -187,6 +187,9 @@ def test_unknown_dates_keep_the_record_and_are_counted(engine, tmp_path):
             plan, rule, {system: connector}, ledger, RunContext("r", "p" * 64, "t", NOW, 100)
         )
         kept = [k for e in ledger.entries() if e.kind == "kept" for k in e.kept]
+        ledger.end_run(run_id="r", summary={}, undated={"ended": outcome.undated})
+        report = build_report(ledger.entries()).to_markdown()
+    assert "rule `ended`: 1 record(s) with an unknown date" in report
     deleted = {n for n, w in expected.items() if w == "deleted"}
     assert (outcome.deleted, outcome.held, outcome.undated) == (len(deleted), len(held), 1)
     notes = sorted(k.note for k in kept)

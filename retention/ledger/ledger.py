@@ -312,9 +312,12 @@ class Ledger:
         status: str = "completed",
         reason: str = "",
         rules: Mapping[str, str] | None = None,
+        undated: Mapping[str, int] | None = None,
+        reasons: Mapping[str, str] | None = None,
     ) -> None:
         """The run's end: its totals, its status (completed, incomplete,
-        failed, refused, cancelled), why, and each rule's status."""
+        failed, refused, cancelled), why, each rule's status, and per rule
+        the records whose date is unknown (never acted on, always reported)."""
         start = self._require_started(run_id)
         if self._has(run_id, RUN_END):
             raise LedgerError(f"run_id: run {run_id!r} has already ended")
@@ -327,6 +330,16 @@ class Ledger:
             detail["rules"] = {
                 checks.name("rules key", k): checks.free_text("rule status", v)
                 for k, v in rules.items()
+            }
+        if undated:
+            detail["undated"] = checks.counts("undated", undated)
+        if reasons:
+            # An error's text may quote a statement's values: emails and phone
+            # numbers are masked, and it is cut short.
+            detail["reasons"] = {
+                checks.name("reasons key", k): checks.free_text("reason", v, limit=300)
+                for k, v in reasons.items()
+                if v
             }
         self._append(
             kind=RUN_END,

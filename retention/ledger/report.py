@@ -65,6 +65,8 @@ class RunLine:
     status: str | None = None  # completed | incomplete | refused | failed | cancelled
     reason: str = ""
     rules: dict[str, str] = field(default_factory=dict)  # rule -> its status in the run
+    undated: dict[str, int] = field(default_factory=dict)  # rule -> records of unknown date
+    reasons: dict[str, str] = field(default_factory=dict)  # failed rule -> why
     decisions: list[DecisionLine] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # e.g. the lease taken from a dead run
 
@@ -131,13 +133,19 @@ def _run_details(run: RunLine) -> list[str]:
         out.append(f"- run {run.run_id}: **{run.status}**: {run.reason}")
     for rule, status in sorted(run.rules.items()):
         if status not in ("done", "dry-run"):
-            out.append(f"- run {run.run_id}: rule `{rule}` {status}")
+            why = f": {run.reasons[rule]}" if rule in run.reasons else ""
+            out.append(f"- run {run.run_id}: rule `{rule}` {status}{why}")
     for decision in run.decisions:
         who = f" by {decision.reviewer}" if decision.reviewer else ""
         why = f" ({decision.comment})" if decision.comment else ""
         out.append(
             f"- run {run.run_id}: approval {decision.decision}{who} at {decision.at} "
             f"for {', '.join(decision.rules)}{why}"
+        )
+    for rule, count in sorted(run.undated.items()):
+        out.append(
+            f"- run {run.run_id}: rule `{rule}`: {count} record(s) with an unknown date "
+            "(undated): never acted on, kept until their date is known"
         )
     out += [f"- run {run.run_id}: {note}" for note in run.notes]
     return ["", *out] if out else []
@@ -204,6 +212,8 @@ def _note_run(runs: dict[str, RunLine], entry: Entry) -> None:
         )
         run.reason = str(entry.detail.get("reason", ""))
         run.rules = dict(entry.detail.get("rules", {}))
+        run.undated = dict(entry.detail.get("undated", {}))
+        run.reasons = dict(entry.detail.get("reasons", {}))
 
 
 def _note_time_and_policy(line: RuleLine, entry: Entry) -> None:

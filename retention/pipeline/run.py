@@ -258,6 +258,8 @@ def _end(ledger: Any, summary: RunSummary, *, cancelled: bool) -> None:
             status=status,
             reason=summary.reason(),
             rules={o.rule_id: o.status for o in summary.outcomes},
+            undated={o.rule_id: o.undated for o in summary.outcomes if o.undated},
+            reasons={o.rule_id: o.note for o in summary.outcomes if o.status == "failed"},
         )
     except Exception as exc:  # noqa: BLE001 - the run's own error matters more
         log.error("run end not recorded", run_id=summary.run_id, error=type(exc).__name__)
