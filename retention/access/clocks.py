@@ -1,14 +1,14 @@
 """When a record becomes due, from its clock value and a period, on the
 pipeline's own convention (retention.timezone): a naive timestamp is wall
 clock in the policy's zone, a bare date lasts to its end, a hold counted
-from the year end starts on 1 January of the next year."""
+from the year end starts on 1 January after the clock's year."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
 
 from retention.periods import Period
-from retention.timezone import aware
+from retention.timezone import aware, policy_zone
 
 
 def moment_of(value: object) -> datetime | None:
@@ -32,5 +32,8 @@ def due_at(value: object, period: Period, *, from_year_end: bool = False) -> dat
     if start is None:
         return None
     if from_year_end:
-        start = datetime(start.year + 1, 1, 1, tzinfo=start.tzinfo)
+        # The year the clock names (a DATE of 31 December is in its own year,
+        # though it lasts to its end), as the SQL connector's holds count it.
+        year = value.year if isinstance(value, date) else start.astimezone(policy_zone()).year
+        start = datetime(year + 1, 1, 1, tzinfo=policy_zone())
     return period.after(start)
