@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from retention.ledger.lease import LeaseBusy
+from retention.pipeline.outcome import RunSummary
 from tests.demo_world import AS_OF, World, make_world, policy_with
 from tests.faults import kill, ledger_count, retention_process, wait_for
 from tests.oracle import snapshots
@@ -116,6 +117,7 @@ def test_a_cli_sweep_and_a_flow_run_one_applies(
         if first.poll() is None:
             kill(first)
     assert first.returncode == 0, out
+    assert isinstance(waited, RunSummary)
     assert sum(o.deleted + o.anonymised for o in waited.outcomes) == 0
     assert len(applying_runs(world)) == 1
     finish_and_judge(world, before, reference, monkeypatch)
