@@ -423,6 +423,12 @@ def cmd_lookup(args: argparse.Namespace) -> int:
                 f"(retention certificate --request-id {entry.detail.get('request_id')})"
             )
             continue
+        if entry.kind == "access":
+            print(
+                f"{entry.at}  access     {entry.detail.get('request_id')}  systems "
+                f"{', '.join(entry.detail.get('systems', []))}  {entry.count} record(s) shown"
+            )
+            continue
         print(
             f"{entry.at}  run {entry.run_id}  {entry.kind:10} {entry.system}.{entry.dataset}  "
             f"rule {entry.rule_id}  {entry.action}  {entry.outcome or ''}"
