@@ -254,9 +254,7 @@ def check_reviewed(sname: str, system: System) -> Iterator[tuple[str, str]]:
         if entry.table in declared and not entry.columns:
             yield (
                 f"{base}.columns",
-                (
-                    f"table {entry.table!r} is a dataset: name the reviewed columns it does not declare"
-                ),
+                f"table {entry.table!r} is a dataset: name the undeclared columns reviewed",
             )
         for column in entry.columns:
             if column in declared.get(place, set()):
