@@ -112,3 +112,22 @@ def test_coverage_flags_a_new_table_and_a_media_prefix_no_dataset_covers(world, 
     assert "table ticketing.chat_transcripts" in out and "email (values) in visitor" in out
     assert "media prefix media.videos/" in out
     assert SECRET_EMAIL not in out
+
+
+def test_an_s3_bucket_s_prefixes_are_listed_and_judged(s3_client, make_bucket):
+    from connectors.media_inventory import s3_prefixes
+    from retention.coverage.check import media_findings
+    from retention.policy_loader import load_policy
+
+    bucket = make_bucket()
+    for key in ("photos/2024/a.jpg", "videos/b.mp4", "notes.txt"):
+        s3_client.put_object(Bucket=bucket, Key=key, Body=b"x")
+    media = load_policy(POLICY, resolve=lambda ref: "not-a-real-secret-value").policy.systems[
+        "media"
+    ]
+
+    prefixes = s3_prefixes(s3_client, bucket)
+
+    assert prefixes == ["", "photos/", "videos/"]  # one listing with a delimiter
+    found = {f.table for f in media_findings("media", media, prefixes)}
+    assert found == {"videos/", "(keys at the root)"}
