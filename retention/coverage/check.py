@@ -41,31 +41,27 @@ def sql_findings(
         for column in table.columns:
             if column in declared[table.name]:
                 continue
-            found.append(
-                Finding(
-                    name,
-                    "column",
-                    table.name,
-                    column,
-                    _personal(table, column, sample),
-                    columns.get((table.name, column)),
-                )
-            )
+            reviewed = columns.get((table.name, column))
+            # A reviewed column is not read again: a person already decided.
+            personal = _personal(table, column, sample if reviewed is None else None)
+            found.append(Finding(name, "column", table.name, column, personal, reviewed))
     return found
 
 
 def _undeclared_table(
     name: str, table: TableInventory, whole: Mapping[str, str], sample: Sampler
 ) -> Finding:
+    reviewed = whole.get(table.name)
     personal: list[str] = []
     for column in table.columns:
-        personal += [f"{k} in {column}" for k in _personal(table, column, sample)]
-    return Finding(name, "table", table.name, None, tuple(personal), whole.get(table.name))
+        kinds = _personal(table, column, sample if reviewed is None else None)
+        personal += [f"{k} in {column}" for k in kinds]
+    return Finding(name, "table", table.name, None, tuple(personal), reviewed)
 
 
-def _personal(table: TableInventory, column: str, sample: Sampler) -> tuple[str, ...]:
+def _personal(table: TableInventory, column: str, sample: Sampler | None) -> tuple[str, ...]:
     kinds = [f"{k} (name)" for k in name_kinds(column)]
-    if column in table.text_columns:
+    if sample is not None and column in table.text_columns:
         kinds += [f"{k} (values)" for k in value_kinds(sample(table.name, column))]
     return tuple(kinds)
 
