@@ -13,6 +13,7 @@ from retention.anonymise.errors import AnonymisationError
 from retention.anonymise.fake_values import fake_value
 from retention.anonymise.keyed_hash import keyed_hash
 from retention.anonymise.redact import redact_text
+from retention.anonymise.redact_index import MentionIndex
 from retention.policy import Strategy
 
 
@@ -64,7 +65,9 @@ def _fake(strategy: Strategy, hash_key: bytes) -> Step:
 
 def _redact(strategy: Strategy, hash_key: bytes) -> Step:
     identifiers = tuple(strategy.identifiers)
-    values = tuple(strategy.values)  # an erasure request's own identifiers
+    # An erasure request's own identifiers: a batch's may be thousands, so
+    # each text is redacted with only those whose key it holds.
+    values = MentionIndex(strategy.values)
     replacement = strategy.replacement
 
     def step(value: Any, cell: Cell) -> Any:
@@ -73,7 +76,8 @@ def _redact(strategy: Strategy, hash_key: bytes) -> Step:
                 f"field {cell.column!r}: redact works on text, not {type(value).__name__}"
             )
         # Read from the row as given: another field's step may already have nulled a name.
-        found = [cell.original.get(name) for name in identifiers] + list(values)
+        found = [cell.original.get(name) for name in identifiers]
+        found += values.relevant(value) if value else []
         return redact_text(value, found, replacement)
 
     return step
