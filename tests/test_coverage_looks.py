@@ -64,3 +64,35 @@ def test_the_allow_list_cannot_contradict_the_policy(tmp_path) -> None:
     assert "name a `table`" in _invalid(tmp_path, media)
     short = {"table": "leads", "reason": "ok"}
     assert "reason" in _invalid(tmp_path, short)
+
+
+def test_what_relations_name_is_covered_and_a_reviewed_column_is_not_read(tmp_path) -> None:
+    from retention.coverage.check import TableInventory, sql_findings
+
+    def link(data: dict) -> None:
+        data["systems"]["crm"]["datasets"]["contacts"]["relations"].append(
+            {
+                "child": "web_visits",
+                "through": {"table": "visit_links", "parent_column": "c", "child_column": "v"},
+            }
+        )
+
+    path = policy_with(tmp_path, link)
+    crm = load_policy(path, resolve=lambda ref: "not-a-real-secret-value").policy.systems["crm"]
+    read: list[tuple[str, str]] = []
+
+    def sample(table: str, column: str) -> list[str]:
+        read.append((table, column))
+        return ["someone@example.fi"]
+
+    tables = [
+        TableInventory("visit_links", ["c", "v"]),
+        TableInventory("companies", ["id", "name", "street_address"], {"name", "street_address"}),
+        TableInventory("leads", ["id", "notes"], {"notes"}),
+    ]
+    found = {f.where: f for f in sql_findings("crm", crm, tables, sample)}
+
+    assert "crm.visit_links" not in found, "a link table the policy describes is covered"
+    assert found["crm.companies.name"].reviewed and not found["crm.companies.name"].fails(True)
+    assert found["crm.leads"].personal == ("email (values) in notes",)
+    assert read == [("leads", "notes")], "reviewed columns are not sampled"

@@ -28,10 +28,7 @@ Sampler = Callable[[str, str], Sequence[str]]
 def sql_findings(
     name: str, system: System, tables: Sequence[TableInventory], sample: Sampler
 ) -> list[Finding]:
-    declared: dict[str, set[str]] = {}
-    for ds in system.datasets.values():
-        if ds.table is not None:
-            declared.setdefault(_bare(ds.table), set()).update(ds.declared_columns())
+    declared = _declared(system)
     whole, columns = _reviewed(system)
     found: list[Finding] = []
     for table in tables:
@@ -46,6 +43,28 @@ def sql_findings(
             personal = _personal(table, column, sample if reviewed is None else None)
             found.append(Finding(name, "column", table.name, column, personal, reviewed))
     return found
+
+
+def _declared(system: System) -> dict[str, set[str]]:
+    """Table -> the columns the policy describes: a dataset's own, and those
+    its relations name (a link column, a discriminator, a link table's
+    two columns: the policy knows what they hold)."""
+    declared: dict[str, set[str]] = {}
+    for ds in system.datasets.values():
+        if ds.table is not None:
+            declared.setdefault(_bare(ds.table), set()).update(ds.declared_columns())
+    for ds in system.datasets.values():
+        for rel in ds.relations:
+            child = system.datasets.get(rel.child)
+            if child is not None and child.table is not None:
+                named = {rel.column} if rel.column else set()
+                declared.setdefault(_bare(child.table), set()).update(
+                    named | set(rel.discriminator)
+                )
+            if rel.through is not None:
+                link = {rel.through.parent_column, rel.through.child_column}
+                declared.setdefault(_bare(rel.through.table), set()).update(link)
+    return declared
 
 
 def _undeclared_table(
