@@ -14,7 +14,7 @@ from connectors.sql_inventory import SAMPLE_ROWS, inventory, sample
 from retention.coverage.check import media_findings, report_of, sql_findings
 from retention.coverage.findings import CoverageReport, Finding
 from retention.logs import get_logger
-from retention.policy import System
+from retention.policy import Policy, System
 from tasks.setup import close_systems, load_checked_policy, open_systems
 
 log = get_logger("retention.coverage")
@@ -26,7 +26,7 @@ def run_coverage(policy: str) -> CoverageReport:
     try:
         findings: list[Finding] = []
         for name, connector in connectors.items():
-            findings += findings_of(name, loaded.policy.systems[name], connector)
+            findings += findings_of(name, loaded.policy.systems[name], connector, loaded.policy)
     finally:
         close_systems(connectors)
     report = report_of(loaded.policy, findings, SAMPLE_ROWS)
@@ -40,12 +40,13 @@ def run_coverage(policy: str) -> CoverageReport:
     return report
 
 
-def findings_of(name: str, system: System, connector: Connector) -> list[Finding]:
+def findings_of(
+    name: str, system: System, connector: Connector, policy: Policy | None = None
+) -> list[Finding]:
     if isinstance(connector, SqlConnector):
         engine = connector.engine
-        return sql_findings(
-            name, system, inventory(engine), lambda table, column: sample(engine, table, column)
-        )
+        tables = inventory(engine)
+        return sql_findings(name, system, tables, lambda t, c: sample(engine, t, c), policy)
     if isinstance(connector, FolderConnector):
         return media_findings(name, system, folder_prefixes(connector.root))
     if isinstance(connector, S3Connector):

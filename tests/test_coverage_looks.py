@@ -96,3 +96,23 @@ def test_what_relations_name_is_covered_and_a_reviewed_column_is_not_read(tmp_pa
     assert found["crm.companies.name"].reviewed and not found["crm.companies.name"].fails(True)
     assert found["crm.leads"].personal == ("email (values) in notes",)
     assert read == [("leads", "notes")], "reviewed columns are not sampled"
+
+
+def test_a_fact_index_s_columns_are_covered_by_the_media_dataset_that_reads_them(tmp_path):
+    from retention.coverage.check import TableInventory, sql_findings
+
+    def index(data: dict) -> None:
+        data["systems"]["crm"]["datasets"]["media_index"] = {"table": "media_index"}
+        data["systems"]["media"]["datasets"]["photos"]["facts"] = {
+            "source": "index",
+            "index": "crm.media_index",
+            "names": {"captured_at": "taken_at"},
+        }
+
+    policy = load_policy(policy_with(tmp_path, index), resolve=lambda ref: "x" * 20).policy
+    columns = ["id", "object_key", "taken_at", "subjects", "consent_ref", "photographer"]
+    tables = [TableInventory("media_index", columns)]
+
+    found = sql_findings("crm", policy.systems["crm"], tables, lambda t, c: [], policy)
+
+    assert [f.where for f in found] == ["crm.media_index.photographer"]

@@ -26,9 +26,15 @@ Sampler = Callable[[str, str], Sequence[str]]
 
 
 def sql_findings(
-    name: str, system: System, tables: Sequence[TableInventory], sample: Sampler
+    name: str,
+    system: System,
+    tables: Sequence[TableInventory],
+    sample: Sampler,
+    policy: Policy | None = None,
 ) -> list[Finding]:
     declared = _declared(system)
+    for bare, named in _fact_index_columns(policy, name).items():
+        declared.setdefault(bare, set()).update(named)
     whole, columns = _reviewed(system)
     found: list[Finding] = []
     for table in tables:
@@ -65,6 +71,28 @@ def _declared(system: System) -> dict[str, set[str]]:
                 link = {rel.through.parent_column, rel.through.child_column}
                 declared.setdefault(_bare(rel.through.table), set()).update(link)
     return declared
+
+
+def _fact_index_columns(policy: Policy | None, system_name: str) -> dict[str, set[str]]:
+    """Columns of this system's fact index tables that media datasets read:
+    the key column and each fact's column (its name, unless `names` maps it)."""
+    out: dict[str, set[str]] = {}
+    if policy is None:
+        return out
+    for system in policy.systems.values():
+        for media in system.datasets.values():
+            facts = media.facts
+            if facts is None or facts.index is None:
+                continue
+            owner, dataset = facts.index.split(".", 1)
+            index = policy.systems.get(owner)
+            found = index.datasets.get(dataset) if index is not None else None
+            if owner != system_name or found is None or found.table is None:
+                continue
+            wanted = set(media.columns) | set(media.identity_fields.values()) | set(facts.names)
+            named = {facts.index_key} | {facts.names.get(f, f) for f in wanted}
+            out.setdefault(_bare(found.table), set()).update(named)
+    return out
 
 
 def _undeclared_table(
