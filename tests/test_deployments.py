@@ -47,7 +47,12 @@ def test_prefect_yaml_names_a_flow_that_accepts_its_parameters(deployment: dict[
     assert loaded.name == flow.name
     parameters = deployment.get("parameters", {})
     assert set(parameters) <= set(flow.parameters.properties), parameters
-    flow.validate_parameters(parameters)  # raises on a value of the wrong type
+    # A parameter the run's form (or the triggering event) fills, e.g. the
+    # erasure request, is validated with an example of it.
+    examples = {"request": {"request_id": "REQ-1", "email": ["anna@example.fi"]}}
+    missing = set(flow.parameters.required or []) - set(parameters)
+    assert missing <= set(examples), f"required parameters without a value: {missing}"
+    flow.validate_parameters({**{k: examples[k] for k in missing}, **parameters})
     if "policy" in parameters:
         # The policy the deployment names exists and validates (secrets aside).
         load_policy(ROOT / parameters["policy"], resolve=lambda ref: "not-a-real-secret-value")
