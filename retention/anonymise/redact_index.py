@@ -11,8 +11,9 @@ the text can be indexed by in one pass:
 - a name word: its first three letters, or those of its -nen stem
   (Virtanen -> Virtasen) or its weak grade (Otto -> Oton), at the start of a
   word of the text (words of two letters or less: the whole word).
-`relevant(text)` gives the identifiers whose key the text holds; the redactor
-then runs only their patterns. A name's initial alone (an "M." before
+`relevant(text)` gives the identifiers whose key the text holds (for a
+name, a word of the text that is one of its word's forms); the redactor then
+runs only their patterns. A name's initial alone (an "M." before
 someone else's surname) is no key: the text must hold one of its words.
 """
 
@@ -21,9 +22,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from retention.anonymise.redact_contacts import is_email, phone_pattern
-from retention.anonymise.redact_names import name_words
+from retention.anonymise.redact_names import _forms, name_words
 
 _KEY = 3
 _PHONE_TAIL = 7
@@ -52,6 +54,14 @@ def _name_keys(word: str) -> set[str]:
     return {form[:_KEY] for form in forms}
 
 
+@lru_cache(maxsize=65536)
+def _word_forms(word: str) -> re.Pattern[str]:
+    """Every form of one name word the redactor finds (as a whole word): its
+    own word-forms source, not a whole name pattern (a quarter of the size:
+    compiling is most of this index's cost)."""
+    return re.compile(_forms(word), re.IGNORECASE)
+
+
 class MentionIndex:
     """Identifiers (names, emails, phone numbers) by the keys their written
     forms hold; anything else it cannot key is always relevant."""
@@ -59,7 +69,8 @@ class MentionIndex:
     def __init__(self, identifiers: Iterable[str]) -> None:
         self.emails: dict[str, set[str]] = {}
         self.phones: dict[str, set[str]] = {}
-        self.names: dict[str, set[str]] = {}
+        self.names: dict[str, set[str]] = {}  # key -> name words
+        self.owners: dict[str, set[str]] = {}  # name word -> identifiers
         self.always: set[str] = set()
         for identifier in identifiers:
             text = " ".join(str(identifier).split())
@@ -75,8 +86,9 @@ class MentionIndex:
                 if not words:
                     self.always.add(identifier)
                 for word in words:
+                    self.owners.setdefault(word, set()).add(identifier)
                     for key in _name_keys(word):
-                        self.names.setdefault(key, set()).add(identifier)
+                        self.names.setdefault(key, set()).add(word)
 
     def relevant(self, text: str) -> list[str]:
         found = set(self.always)
@@ -94,6 +106,11 @@ class MentionIndex:
                     for start in range(len(run) - size + 1):
                         found |= self.phones.get(run[start : start + size], set())
         if self.names:
-            for word in _WORD.findall(folded):
-                found |= self.names.get(word[:_KEY] if len(word) >= _KEY else word, set())
+            # A key only narrows: "Liisa" shares one with "Liisamari", so the
+            # word's own forms decide.
+            for token in set(_WORD.findall(folded)):
+                key = token[:_KEY] if len(token) >= _KEY else token
+                for word in self.names.get(key, ()):
+                    if _word_forms(word).fullmatch(token):
+                        found |= self.owners[word]
         return sorted(found)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -271,9 +272,11 @@ def _mentions_rule(
     # each candidate is searched for only the identifiers whose key it holds.
     index = MentionIndex(values)
 
+    patterns = lru_cache(maxsize=4096)(compile_identifiers)
+
     def mentions(text: str) -> bool:
-        relevant = index.relevant(text)
-        return bool(relevant) and any(p.search(text) for p in compile_identifiers(relevant))
+        relevant = tuple(index.relevant(text))
+        return bool(relevant) and any(p.search(text) for p in patterns(relevant))
 
     candidates = connector.find_mentions(name, dataset.free_text, _needles(values), mentions)
     deleted = {
