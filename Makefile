@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test serve lint bench clean
+.PHONY: demo test reliability serve lint bench clean
 
 $(BIN)/retention: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ demo: $(BIN)/retention
 
 test: $(BIN)/retention
 	$(BIN)/pytest
+
+# Faults, kills, races, bad input, leaks (also part of `make test`); README "Guarantees".
+reliability: $(BIN)/retention
+	$(BIN)/pytest -m reliability
 
 # A Prefect server and UI (http://127.0.0.1:4200), the deployments, a worker, on the demo.
 serve: $(BIN)/retention
