@@ -16,14 +16,11 @@ from tasks.coverage import run_coverage
 COVERAGE_KEY = "retention-coverage"
 
 
-@task(name="coverage-check")
 def coverage_check(policy: str) -> CoverageReport | None:
-    logger = get_run_logger()
-    try:
-        report = run_coverage(policy)
-    except (RetentionError, sa_errors.SQLAlchemyError, OSError) as exc:
-        # The sweep opens the same systems next and reports their failure itself.
-        logger.warning("coverage check could not run: %s", str(exc).splitlines()[0])
+    """The check as a task; its findings published from the flow run itself
+    (as every artifact of a sweep is), so the artifact names its flow run."""
+    report = coverage_task(policy)
+    if report is None:
         return None
     failing = report.failing()
     create_markdown_artifact(
@@ -36,13 +33,23 @@ def coverage_check(policy: str) -> CoverageReport | None:
         ),
     )
     if failing:
-        logger.warning(
+        get_run_logger().warning(
             "coverage: %d personal-looking item(s) no dataset declares (artifact %s): %s",
             len(failing),
             COVERAGE_KEY,
             ", ".join(f.where for f in failing),
         )
     return report
+
+
+@task(name="coverage-check")
+def coverage_task(policy: str) -> CoverageReport | None:
+    try:
+        return run_coverage(policy)
+    except (RetentionError, sa_errors.SQLAlchemyError, OSError) as exc:
+        # The sweep opens the same systems next and reports their failure itself.
+        get_run_logger().warning("coverage check could not run: %s", str(exc).splitlines()[0])
+        return None
 
 
 def coverage_markdown(report: CoverageReport) -> str:
