@@ -1,6 +1,7 @@
-"""Finding entries by hashes. The database narrows with LIKE over the JSON
-text (hex hashes hold no LIKE wildcards); Python then checks the exact field,
-so a hash that only appears in another field is no match."""
+"""Finding entries by hashes. By subject: the subject index narrows; by
+key: LIKE over the JSON text (hex hashes hold no LIKE wildcards). Python
+then checks the exact field, so a hash that only appears in another field
+is no match."""
 
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from retention.ledger.entry import Entry
 
 
 def by_subject(engine: sa.Engine, hashes: Set[str]) -> list[Entry]:
+    """Through the subject index (store.subjects): an index range per hash,
+    not a scan of every entry's text."""
     if not hashes:
         return []
-    near = sa.or_(*(store.entries.c.subject_hashes.contains(h) for h in sorted(hashes)))
+    indexed = sa.select(store.subjects.c.seq).where(
+        store.subjects.c.subject_hash.in_(sorted(hashes))
+    )
+    near = store.entries.c.seq.in_(indexed)
     return [e for e in store.read(engine, near) if hashes & set(e.subject_hashes)]
 
 

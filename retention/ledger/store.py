@@ -62,6 +62,39 @@ head = sa.Table(
     sa.Column("entry_hash", sa.String(64), nullable=False),
 )
 
+# Which entries name which subject hash: a lookup by identity reads this
+# index instead of every entry's JSON. Written in the entry's transaction;
+# derived data, never evidence (lookup re-checks each entry it returns).
+subjects = sa.Table(
+    "ledger_subjects",
+    metadata,
+    sa.Column("subject_hash", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+)
+
+# Signed checkpoints of verify: an HMAC (the ledger's key) over the last
+# verified seq, its entry hash and the intents still open there, so the
+# next verify starts after it. Forging one needs the key.
+checkpoints = sa.Table(
+    "ledger_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry_hash", sa.String(64), nullable=False),
+    sa.Column("open_intents", sa.Text, nullable=False),
+    sa.Column("at", sa.String(40), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("mac", sa.String(64), nullable=False),
+)
+
+# Facts about the ledger's own schema, e.g. that the subject index is complete.
+meta = sa.Table(
+    "ledger_meta",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(200), nullable=False),
+)
+SUBJECTS_INDEXED = "subjects_indexed"
+
 # Who may apply changes now: one row, taken by a run, renewed by its
 # heartbeat, released at its end, taken over once expired (see lease.py).
 lease = sa.Table(
@@ -126,6 +159,29 @@ def create_schema(engine: sa.Engine) -> None:
         has_entries = conn.execute(sa.select(entries.c.seq).limit(1)).first()
         if has_head is None and has_entries is None:
             conn.execute(sa.insert(head).values(id=1, seq=0, entry_hash=GENESIS))
+        _index_subjects_once(conn)
+
+
+def _index_subjects_once(conn: sa.Connection) -> None:
+    """A ledger written before the subject index gets it filled once, under
+    the write lock, so no append slips between the fill and the marker."""
+    if conn.execute(sa.select(meta.c.value).where(meta.c.name == SUBJECTS_INDEXED)).first():
+        return
+    conn.execute(sa.delete(subjects))
+    last = 0
+    while True:  # keyset pages: a streamed cursor would block inserts on MariaDB
+        page = conn.execute(
+            sa.select(entries.c.seq, entries.c.subject_hashes)
+            .where(entries.c.seq > last, entries.c.subject_hashes != "[]")
+            .order_by(entries.c.seq)
+            .limit(5000)
+        ).all()
+        for seq, hashes in page:
+            _index(conn, seq, json.loads(hashes))
+        if len(page) < 5000:
+            break
+        last = page[-1].seq
+    conn.execute(sa.insert(meta).values(name=SUBJECTS_INDEXED, value="1"))
 
 
 def append_all(engine: sa.Engine, batch: list[dict[str, Any]]) -> list[Entry]:
@@ -153,10 +209,37 @@ def append_all(engine: sa.Engine, batch: list[dict[str, Any]]) -> list[Entry]:
                         f"intent_seq {fields['intent_seq']}: that intent already has a completion"
                     ) from exc
                 raise
+            _index(conn, entry.seq, entry.subject_hashes)
             written.append(entry)
             seq, prev_hash = entry.seq, entry.entry_hash
         conn.execute(sa.update(head).where(head.c.id == 1).values(seq=seq, entry_hash=prev_hash))
     return written
+
+
+# The index rows of an entry from its hashes as one JSON parameter: one
+# statement per entry. An executemany is a statement per row on psycopg, and
+# a multi-row VALUES is compiled anew each time; either cost a sweep of
+# 1,000-key batches a third of its time.
+_FROM_JSON = {
+    "postgresql": "SELECT DISTINCT value, :seq "
+    "FROM json_array_elements_text(CAST(:hashes AS json))",
+    "sqlite": "SELECT DISTINCT value, :seq FROM json_each(:hashes)",
+    "mysql": "SELECT DISTINCT h, :seq FROM JSON_TABLE(:hashes, '$[*]' "
+    "COLUMNS (h VARCHAR(64) PATH '$')) AS t",
+}
+_FROM_JSON["mariadb"] = _FROM_JSON["mysql"]
+
+
+def _index(conn: sa.Connection, seq: int, hashes: list[str]) -> None:
+    if not hashes:
+        return
+    select = _FROM_JSON.get(conn.dialect.name)
+    if select is None:
+        rows = [{"subject_hash": h, "seq": seq} for h in sorted(set(hashes))]
+        conn.execute(sa.insert(subjects), rows)
+        return
+    statement = f"INSERT INTO {subjects.name} (subject_hash, seq) {select}"
+    conn.execute(sa.text(statement), {"seq": seq, "hashes": json.dumps(hashes)})
 
 
 def read_head(conn: sa.Connection) -> tuple[int, str] | None:
