@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from retention.connector import Key
 from retention.identity import validate as validate_identities
-from retention.ledger import checks, exports, lease, lookup, store
+from retention.ledger import checkpoint, checks, exports, lease, lookup, store
 from retention.ledger.engine import open_engine
 from retention.ledger.entry import (
     COMPLETION,
@@ -35,7 +35,7 @@ from retention.ledger.entry import (
 from retention.ledger.errors import LedgerError
 from retention.ledger.failure import error_code
 from retention.ledger.keys import KeyRing
-from retention.ledger.verify import VerifyResult, verify_rows
+from retention.ledger.verify import VerifyResult
 
 
 class HeldLike(Protocol):
@@ -532,16 +532,19 @@ class Ledger:
         where = [] if run_id is None else [store.entries.c.run_id == run_id]
         return store.read(self._engine, *where)
 
-    def verify(self) -> VerifyResult:
+    def verify(self, *, full: bool = True, sign: bool = False) -> VerifyResult:
+        """Walk the chain: all of it, or (full=False) only what came after
+        the newest signed checkpoint. With `sign`, a walk that found no
+        tampering leaves a checkpoint where it ended, for the next one."""
         with self._engine.connect() as conn:
             if conn.dialect.name == "postgresql":
                 # one snapshot for entries and head, though appends go on meanwhile
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
-                return verify_rows(
-                    (store.entry_of(r._mapping) for r in conn.execute(store.select_entries())),
-                    store.read_head(conn),
-                )
+                result = checkpoint.verify(conn, self.ring, full=full)
+        if sign:
+            checkpoint.record(self._engine, self.ring, result)
+        return result
 
     def lookup(self, identities: Mapping[str, Sequence[str]]) -> list[Entry]:
         """Entries about a person, found by their identities hashed with every

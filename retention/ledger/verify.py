@@ -22,6 +22,13 @@ class VerifyResult:
     ok: bool
     entries: int
     problems: list[tuple[int, str]] = field(default_factory=list)
+    # Where the walk ended, and the intents still open there: what a
+    # checkpoint signs, so the next verify can start after it.
+    last_seq: int = 0
+    last_hash: str = GENESIS
+    open_intents: list[int] = field(default_factory=list)
+    # The checkpoint this walk started after (0: from the first entry).
+    started_after: int = 0
 
     @property
     def tampered(self) -> bool:
@@ -32,11 +39,29 @@ class VerifyResult:
         return [seq for seq, what in self.problems if what == MISSING_COMPLETION]
 
 
-def verify_rows(rows: Iterable[Entry], head: tuple[int, str] | None) -> VerifyResult:
+@dataclass(frozen=True)
+class Start:
+    """A checkpoint's state: the last entry already verified, and the
+    intents open there (seq -> their key hashes and key id)."""
+
+    seq: int
+    entry_hash: str
+    open_intents: dict[int, tuple[frozenset[str], str]] = field(default_factory=dict)
+
+
+def verify_rows(
+    rows: Iterable[Entry], head: tuple[int, str] | None, start: Start | None = None
+) -> VerifyResult:
+    """Walk `rows` in seq order; with `start`, they are the entries after a
+    checkpoint and the walk goes on from its state."""
     problems: list[tuple[int, str]] = []
     open_intents: dict[int, set[str]] = {}
     intent_keys: dict[int, str] = {}
     expected_seq, prev_hash, count = 1, GENESIS, 0
+    if start is not None:
+        expected_seq, prev_hash = start.seq + 1, start.entry_hash
+        for seq, (keys, key_id) in start.open_intents.items():
+            open_intents[seq], intent_keys[seq] = set(keys), key_id
     for entry in rows:
         count += 1
         if entry.seq != expected_seq:
@@ -58,7 +83,15 @@ def verify_rows(rows: Iterable[Entry], head: tuple[int, str] | None) -> VerifyRe
     problems += _head_problems(head, expected_seq - 1, prev_hash)
     problems += [(seq, MISSING_COMPLETION) for seq in sorted(open_intents)]
     problems.sort(key=lambda p: p[0])
-    return VerifyResult(ok=not problems, entries=count, problems=problems)
+    return VerifyResult(
+        ok=not problems,
+        entries=count,
+        problems=problems,
+        last_seq=expected_seq - 1,
+        last_hash=prev_hash,
+        open_intents=sorted(open_intents),
+        started_after=start.seq if start is not None else 0,
+    )
 
 
 def _completion_problems(
