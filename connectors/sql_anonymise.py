@@ -2,7 +2,8 @@
 write only the columns whose value really changes.
 
 A row already anonymised yields no change and is reported as unchanged, so a
-second run changes nothing. Rows are grouped by the set of columns they
+second run changes nothing. Rows that get the same new values are changed by
+one UPDATE over their keys; the rest are grouped by the set of columns they
 change, one executemany per group.
 """
 
@@ -50,6 +51,7 @@ def anonymise_rows(
     changed: list[Key] = []
     unchanged: list[Key] = []
     groups: dict[frozenset[str], list[dict[str, Any]]] = {}
+    alike: dict[tuple[tuple[str, type, Any], ...], list[Key]] = {}
     for part in chunked(keys, IN_LIST_SIZE):
         for row in conn.execute(sa.select(*columns).where(one_of(conn, key, part))).mappings():
             current = dict(row)
@@ -64,8 +66,25 @@ def anonymise_rows(
                 unchanged.append(current[target.key])
                 continue
             changed.append(current[target.key])
-            params = {f"new_{c}": v for c, v in new.items()}
-            groups.setdefault(frozenset(new), []).append({"row_key": current[target.key], **params})
+            try:
+                same = tuple(sorted((c, type(v), v) for c, v in new.items()))
+                alike.setdefault(same, []).append(current[target.key])
+            except TypeError:  # an unhashable value: the row is written on its own
+                params = {f"new_{c}": v for c, v in new.items()}
+                groups.setdefault(frozenset(new), []).append(
+                    {"row_key": current[target.key], **params}
+                )
+    for same, row_keys in alike.items():
+        values = {c: v for c, _, v in same}
+        if len(row_keys) == 1:
+            params = {f"new_{c}": v for c, v in values.items()}
+            groups.setdefault(frozenset(values), []).append({"row_key": row_keys[0], **params})
+            continue
+        # Rows that get the same values (constant and null strategies): one
+        # UPDATE per key list, not a statement per row (drivers such as
+        # PyMySQL send an executemany of UPDATEs one row at a time).
+        for part in chunked(row_keys, IN_LIST_SIZE):
+            conn.execute(sa.update(target.table).where(one_of(conn, key, part)).values(values))
     for names, rows in groups.items():
         statement = (
             sa.update(target.table)

@@ -33,11 +33,20 @@ def canonical_text(value: object) -> str:
     return canonical(value)
 
 
+_MEMO = 20_000
+
+
 @dataclass(frozen=True)
 class KeyRing:
     secrets: Mapping[str, bytes]
     current_id: str
     _keyed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    # Recent hashes, two generations of at most _MEMO each: a batch's
+    # completion names the keys its intent just hashed, so it costs a
+    # lookup, not an HMAC. Bounded, so memory stays flat on any table.
+    _memo: list[dict[tuple[str, type, object], str]] = field(
+        default_factory=lambda: [{}, {}], repr=False, compare=False
+    )
 
     @classmethod
     def build(cls, keys: Mapping[str, bytes | str], current_key_id: str) -> KeyRing:
@@ -81,11 +90,20 @@ class KeyRing:
         if keyed is None:
             keyed = self._keyed[key_id] = hmac.new(self.secret(key_id), digestmod=hashlib.sha256)
         fresh = keyed.copy
+        recent, older = self._memo
         out: list[str] = []
         for value in values:
-            digest = fresh()
-            digest.update(canonical_text(value).encode())
-            out.append(digest.hexdigest())
+            # type() in the memo key: True == 1 must not reuse 1's hash
+            known = (key_id, type(value), value)
+            hashed = recent.get(known) or older.get(known)
+            if hashed is None:
+                digest = fresh()
+                digest.update(canonical_text(value).encode())
+                hashed = digest.hexdigest()
+            recent[known] = hashed
+            out.append(hashed)
+        if len(recent) > _MEMO:
+            self._memo[:] = [{}, recent]
         return out
 
     def hash_all_keys(self, value: object) -> dict[str, str]:
