@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
 
 from retention.access.request import AccessRequest, new_access_id
 from tasks import log_bridge
@@ -42,7 +43,8 @@ def access_request(
         crm_contact_id: Their CRM contact ids.
         ticketing_user_id: Their ticketing user ids.
         request_id: Your reference for the request (default: a new one).
-        requested_by: Who received the request (to the ledger).
+        requested_by: Who received the request (to the ledger; default: this
+            flow run's name).
         policy: The policy file, relative to the project folder or absolute.
         out_dir: Where to write the bundle and reports (default:
             RETENTION_ACCESS_DIR, else access-reports/ in the project folder).
@@ -54,7 +56,8 @@ def access_request(
         phone=phone or [],
         crm_contact_id=crm_contact_id or [],
         ticketing_user_id=ticketing_user_id or [],
-        requested_by=requested_by,
+        # The ledger says who asked for the data: the receiver if named, else this run.
+        requested_by=requested_by or f"prefect:{flow_run.name or 'access-request'}",
     )
     bundle = run_access(policy, request)
     folder = Path(out_dir or os.environ.get("RETENTION_ACCESS_DIR") or "access-reports")

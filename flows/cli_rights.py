@@ -5,6 +5,7 @@ cli.py, which only registers them."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -39,7 +40,9 @@ def add_commands(
     for kind in IDENTITY_OPTIONS:
         access.add_argument(f"--{kind}", action="append", default=[])
     access.add_argument("--request-id", help="your reference (default: a new one)")
-    access.add_argument("--requested-by", default="", help="who received the request")
+    access.add_argument(
+        "--requested-by", default="", help="who received the request (default: your user name)"
+    )
     access.add_argument(
         "--out",
         default=os.environ.get("RETENTION_ACCESS_DIR", "access-reports"),
@@ -63,7 +66,8 @@ def cmd_access(args: argparse.Namespace) -> int:
     fields: dict[str, object] = {
         kind.replace("-", "_"): getattr(args, kind.replace("-", "_")) for kind in IDENTITY_OPTIONS
     }
-    fields["requested_by"] = args.requested_by
+    # The ledger says who asked for the data: the receiver if named, else who ran this.
+    fields["requested_by"] = args.requested_by or getpass.getuser()
     if args.request_id:
         fields["request_id"] = args.request_id
     try:

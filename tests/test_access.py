@@ -8,6 +8,7 @@ an empty request is refused before anything is read or recorded."""
 
 from __future__ import annotations
 
+import getpass
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -47,9 +48,11 @@ def world(request, tmp_path, monkeypatch) -> Iterator[World]:
         cleanup()
 
 
-def access(capsys, out: Path, *identity: str) -> tuple[int, str, dict[str, Any]]:
-    code = main(["access", "--policy", str(POLICY), "--out", str(out), *identity,
-                 "--requested-by", "Register Contact"])  # fmt: skip
+def access(
+    capsys, out: Path, *identity: str, requested_by: str | None = "Register Contact"
+) -> tuple[int, str, dict[str, Any]]:
+    receiver = ["--requested-by", requested_by] if requested_by else []
+    code = main(["access", "--policy", str(POLICY), "--out", str(out), *identity, *receiver])
     printed = capsys.readouterr().out
     bundles = list(out.glob("*.json"))
     return code, printed, json.loads(bundles[0].read_text()) if bundles else {}
@@ -212,7 +215,8 @@ def test_an_access_report_lists_everything_held_with_how_long_and_until_when(
 
 
 def test_an_unknown_person_is_told_nothing_is_held(world, capsys, tmp_path):
-    code, printed, bundle = access(capsys, tmp_path / "out", "--email", "nobody@nowhere.example")
+    unknown = ("--email", "nobody@nowhere.example")
+    code, printed, bundle = access(capsys, tmp_path / "out", *unknown, requested_by=None)
 
     assert code == 0 and "nothing is held" in printed
     assert bundle["nothing_held"] is True and bundle["categories"] == []
@@ -220,6 +224,7 @@ def test_an_unknown_person_is_told_nothing_is_held(world, capsys, tmp_path):
     assert "We hold no personal data about you" in page
     [entry], _ = access_entries(world)
     assert entry.count == 0
+    assert entry.detail["requested_by"] == getpass.getuser(), "who ran it, when no one is named"
 
 
 @pytest.mark.parametrize(
