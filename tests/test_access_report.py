@@ -48,6 +48,8 @@ def test_a_clock_without_a_date_is_not_yet_due_and_a_dated_one_is() -> None:
     [dated] = [d for d in dates["2"] if d.rule_or_hold == "crm-contact-after-cooperation"]
     # Three years after 29 February is the last day of February, in the policy's zone.
     assert dated.date == "2027-02-28T12:00:00+02:00"
+    # The rule also asks `relationship_status is former`: the date is said to depend on it.
+    assert dated.note == "if the rule's condition holds then"
 
 
 def test_a_category_without_purpose_says_so(tmp_path) -> None:

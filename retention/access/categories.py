@@ -25,6 +25,7 @@ class Keeping:
     clock: str | None = None
     period: str | None = None
     from_year_end: bool = False
+    conditional: bool = False  # the rule's clock counts only where its conditions hold
 
 
 @dataclass
@@ -90,6 +91,7 @@ def _rule_keeping(rule: Rule) -> Keeping:
         f"{rule.why.strip()} ({rule.clause.strip()})",
         due.clock,
         str(due.after) if due.after is not None else None,
+        conditional=bool(due.where),
     )
 
 
