@@ -113,7 +113,7 @@ def _dates(category: Category, row: Mapping[str, Any]) -> list[RecordDates]:
             from_year_end=keeping.from_year_end,
         )
         kind = "due" if keeping.kind == "rule" else "kept until"
-        note = "" if when is not None else f"no date yet: {keeping.clock} is empty"
+        note = "" if when is not None else f"{keeping.clock} is empty"
         if when is not None and keeping.conditional:
             note = "if the rule's condition holds then"
         out.append(RecordDates(keeping.id, kind, when.isoformat() if when else None, note))

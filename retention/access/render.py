@@ -44,7 +44,7 @@ def _category_md(held: CategoryHeld) -> list[str]:
         lines += ["", f"### Record {record.key}", ""]
         lines += [f"- {name}: {_md(value)}" for name, value in record.data.items()]
         for d in record.dates:
-            when = d.date or "not yet"
+            when = d.date or "no date yet"
             lines.append(
                 f"- **{d.kind} ({d.rule_or_hold}):** {when}{f' ({d.note})' if d.note else ''}"
             )
@@ -95,7 +95,7 @@ def to_html(bundle: AccessBundle) -> str:
                 shown = "" if value is None else str(value)
                 parts.append(f"<tr><th>{e(name)}</th><td>{e(shown)}</td></tr>")
             for d in record.dates:
-                when = d.date or "not yet"
+                when = d.date or "no date yet"
                 note = f" ({d.note})" if d.note else ""
                 parts.append(
                     f"<tr><th>{e(d.kind)} ({e(d.rule_or_hold)})</th><td>{e(when + note)}</td></tr>"
