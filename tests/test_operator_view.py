@@ -165,7 +165,7 @@ def test_key_ranges_are_disjoint_cover_the_plan_and_keep_held_records_once() -> 
     assert total.status == "done"
 
 
-def test_make_serve_refuses_a_port_in_use() -> None:
+def test_make_serve_refuses_a_port_in_use(tmp_path: Path) -> None:
     import socket
 
     with socket.socket() as busy:
@@ -176,7 +176,7 @@ def test_make_serve_refuses_a_port_in_use() -> None:
             [sys.executable, str(ROOT / "deployments/local.py"), "--port", str(port)],
             capture_output=True,
             text=True,
-            env={**os.environ, "PREFECT_HOME": "/nonexistent"},
+            env={**os.environ, "PREFECT_HOME": str(tmp_path / "prefect")},
             timeout=120,
         )
     assert done.returncode == 1 and f"port {port} is in use" in done.stdout
