@@ -29,6 +29,7 @@ import cProfile
 import json
 import os
 import pstats
+import signal
 import sys
 import tempfile
 import time
@@ -237,6 +238,8 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile each erasure")
     args = parser.parse_args()
     configure(level="WARNING")  # per-batch progress would dominate the timing
+    # A stopped run still drops its schemas (the `finally` below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     base = os.environ.get("TEST_POSTGRES_URL", DEFAULT_URL)
     if args.requests > args.subjects - 200:
         raise SystemExit("--requests must leave room: at most --subjects - 200")

@@ -413,12 +413,15 @@ def _record_requests(
     the run's own completions and kept entries, so the certificate can be
     built from the ledger alone."""
     entries = ledger.entries(summary.run_id)
+    # Each entry's hashes as sets once, not per request: a batch of a
+    # thousand requests against entries of a thousand keys each.
+    sets: dict[int, _EntrySets] = {}
     for subject in prepared.subjects:
         request = requests[subject.request_id]
         datasets: dict[str, dict[str, Any]] = {}
         for qualified in sorted(set(subject.direct) | set(subject.related)):
             keys = subject.records(qualified)
-            counts = _counts_for(ledger, entries, qualified, keys)
+            counts = _counts_for(ledger, entries, qualified, keys, sets)
             if any(counts.values()):
                 datasets[qualified] = counts
         for qualified, why in prepared.kept.get(subject.request_id, {}).items():
@@ -439,7 +442,24 @@ def _record_requests(
         )
 
 
-def _counts_for(ledger: Any, entries: Sequence[Any], qualified: str, keys: set[Any]) -> dict:
+_EntrySets = tuple[frozenset[str], dict[str, frozenset[str]]]
+
+
+def _sets_of(entry: Any, sets: dict[int, _EntrySets]) -> _EntrySets:
+    if id(entry) not in sets:
+        cascaded = {k: frozenset(v) for k, v in entry.cascaded_hashes.items()}
+        sets[id(entry)] = (frozenset(entry.key_hashes), cascaded)
+    return sets[id(entry)]
+
+
+def _counts_for(
+    ledger: Any,
+    entries: Sequence[Any],
+    qualified: str,
+    keys: set[Any],
+    sets: dict[int, _EntrySets] | None = None,
+) -> dict:
+    sets = {} if sets is None else sets
     system, dataset = split_name(qualified)
     hashes = {ledger.hash(k) for k in keys}
     counts: dict[str, Any] = {"deleted": 0, "anonymised": 0, "removed_with_parent": 0}
@@ -448,11 +468,11 @@ def _counts_for(ledger: Any, entries: Sequence[Any], qualified: str, keys: set[A
         if entry.kind == "completion" and entry.system == system and entry.dataset == dataset:
             if entry.rule_id and entry.rule_id.startswith("mentions-"):
                 continue
-            done = len(hashes & set(entry.key_hashes))
+            done = len(hashes & _sets_of(entry, sets)[0])
             counts["deleted" if entry.action == "delete" else "anonymised"] += done
         if entry.kind == "completion" and entry.system == system:
             counts["removed_with_parent"] += len(
-                hashes & set(entry.cascaded_hashes.get(qualified, []))
+                hashes & _sets_of(entry, sets)[1].get(qualified, frozenset())
             )
         if entry.kind in ("kept", "completion") and entry.dataset == dataset:
             for record in entry.kept:

@@ -75,6 +75,10 @@ def resolve(subjects: list[Subject], connectors: Mapping[str, Connector]) -> Non
     """Fill each subject's records, in place."""
     if not subjects:
         return
+    # Who holds which value, kept current as identities are adopted: asking
+    # every subject about every record costs requests x records (a batch of
+    # a thousand spent minutes here).
+    holders = _Holders(subjects)
     for round_number in range(1, MAX_ROUNDS + 1):
         union = _union(subjects)
         grew = False
@@ -83,17 +87,43 @@ def resolve(subjects: list[Subject], connectors: Mapping[str, Connector]) -> Non
                 qualified = f"{system}.{dataset}"
                 for key, values in rows.items():
                     canon = {(kind, identity.canonical(v)) for kind, v in values}
-                    for subject in subjects:
-                        if not _holds(subject, canon):
-                            continue
+                    for subject in holders.of(canon):
                         subject.direct.setdefault(qualified, set()).add(key)
-                        grew |= _adopt(subject, canon)
+                        if _adopt(subject, canon):
+                            grew = True
+                            holders.add(subject)
         log.info("subjects resolved", round=round_number, requests=len(subjects))
         if not grew:
             break
     for system, connector in connectors.items():
         if isinstance(connector, SubjectStore):
             _add_related(subjects, system, connector)
+
+
+class _Holders:
+    """Which subjects a record holding these (kind, value) is of, in request
+    order: those holding the value as that kind. A media item's values come
+    without a kind: any of the subject's values counts."""
+
+    def __init__(self, subjects: list[Subject]) -> None:
+        self.order = {id(s): n for n, s in enumerate(subjects)}
+        self.by_kind: dict[tuple[str, str], dict[int, Subject]] = {}
+        self.by_value: dict[str, dict[int, Subject]] = {}
+        for subject in subjects:
+            self.add(subject)
+
+    def add(self, subject: Subject) -> None:
+        for kind, values in subject.identities.items():
+            for value in values:
+                self.by_kind.setdefault((kind, value), {})[id(subject)] = subject
+                self.by_value.setdefault(value, {})[id(subject)] = subject
+
+    def of(self, canon: set[tuple[str, str]]) -> list[Subject]:
+        found: dict[int, Subject] = {}
+        for kind, value in canon:
+            holding = self.by_kind.get((kind, value)) if kind else self.by_value.get(value)
+            found.update(holding or {})
+        return sorted(found.values(), key=lambda s: self.order[id(s)])
 
 
 def _union(subjects: list[Subject]) -> dict[str, list[str]]:
@@ -118,13 +148,6 @@ def _records(
             key: [("", value) for value in connector.identities(dataset, [key])] for key in keys
         }
     return out
-
-
-def _holds(subject: Subject, canon: set[tuple[str, str]]) -> bool:
-    """Whether a record holding these (kind, value) is this subject's. A media
-    item's values come without a kind: any of the subject's values counts."""
-    values = subject.all_values()
-    return any((v in subject.identities.get(k, set())) if k else (v in values) for k, v in canon)
 
 
 def _adopt(subject: Subject, canon: set[tuple[str, str]]) -> bool:
