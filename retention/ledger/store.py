@@ -155,11 +155,31 @@ def create_schema(engine: sa.Engine) -> None:
         metadata.create_all(conn)
         for statement in _TRIGGERS.get(dialect, []):
             conn.exec_driver_sql(statement)
+        if dialect == "postgresql":
+            _store_hashes_uncompressed(conn)
         has_head = conn.execute(sa.select(head.c.id).where(head.c.id == 1)).first()
         has_entries = conn.execute(sa.select(entries.c.seq).limit(1)).first()
         if has_head is None and has_entries is None:
             conn.execute(sa.insert(head).values(id=1, seq=0, entry_hash=GENESIS))
         _index_subjects_once(conn)
+
+
+def _store_hashes_uncompressed(conn: sa.Connection) -> None:
+    """Lists of hex hashes barely compress, yet compressing them took a fifth
+    of each ledger append in a sweep (bench/sql_sweep.py --profile): they are
+    stored out of line without compression. Altered once; new rows only."""
+    compressed = conn.execute(
+        sa.text(
+            "SELECT attname FROM pg_attribute WHERE attrelid = CAST(:table AS regclass) "
+            "AND attname IN ('key_hashes', 'cascaded_hashes', 'subject_hashes', 'detail') "
+            "AND attstorage <> 'e'"
+        ),
+        {"table": entries.name},
+    ).scalars()
+    for column in list(compressed):
+        conn.exec_driver_sql(
+            f"ALTER TABLE {entries.name} ALTER COLUMN {column} SET STORAGE EXTERNAL"
+        )
 
 
 def _index_subjects_once(conn: sa.Connection) -> None:
