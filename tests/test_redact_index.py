@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retention.anonymise.redact import redact_text
-from retention.anonymise.redact_index import MentionIndex
+from retention.anonymise.redact_index import MentionIndex, name_stem
 
 PEOPLE = [
     ("Matti Virtanen", "matti.virtanen@example.fi", "+358 40 123 4567"),
@@ -47,3 +47,20 @@ def test_a_text_naming_nobody_needs_no_identifier():
     assert index.relevant("The printer on floor 3 is broken; ticket 98.") == []
     assert index.relevant("Terveisin Virtasen tiimi") == ["Matti Virtanen"]
     assert "+358 40 123 4567" in index.relevant("soita 040 123 4567")
+
+
+def test_a_name_stem_is_in_every_form_the_redactor_finds():
+    forms = {
+        "Virtanen": ["Virtanen", "Virtasen", "Virtaselle", "VIRTASTA", "Virtanenkin"],
+        "Matti": ["Matti", "Matin", "Mattia", "Matille"],
+        "Laine": ["Laine", "Laineen", "Lainetta", "Laine's"],
+        "Mikael": ["Mikael", "Mikaelin", "Mikaels"],
+        "Hämäläinen": ["Hämäläisen", "HÄMÄLÄINEN"],
+    }
+    for word, written in forms.items():
+        stem = name_stem(word)
+        assert len(stem) >= 3
+        for form in written:
+            assert "[redacted]" in (redact_text(form, [word]) or ""), form
+            assert stem in form.casefold(), (word, stem, form)
+    assert name_stem("Laine") == "laine" and name_stem("Virtanen") == "virta"

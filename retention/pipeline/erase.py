@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retention import identity
 from retention.anonymise.redact import compile_identifiers
-from retention.anonymise.redact_index import MentionIndex
+from retention.anonymise.redact_index import MentionIndex, name_stem
 from retention.connector import Connector, Key, SubjectStore
 from retention.errors import RetentionError
 from retention.logs import get_logger
@@ -304,7 +304,8 @@ def _mentions_rule(
 def _needles(values: Sequence[str]) -> list[str]:
     """Substrings that any written form of these values contains, for the
     candidate search: emails whole, phone numbers' last seven digits, and
-    the stem of each name word (Virtanen -> virta, for Virtasen)."""
+    the start all forms of a name word share (Virtanen -> virta, for
+    Virtasen; Laine -> laine)."""
     out: set[str] = set()
     for value in values:
         if "@" in value:
@@ -315,7 +316,8 @@ def _needles(values: Sequence[str]) -> list[str]:
         else:
             for word in value.split():
                 if len(word) >= 3:
-                    out.add(word[: max(3, len(word) - 3)])
+                    stem = name_stem(word)
+                    out.add(stem if len(stem) >= 3 else word[:3])
     return sorted(out)
 
 
