@@ -33,8 +33,13 @@ _WORD = re.compile(r"[^\W\d_]+")
 _AT_TOKEN = re.compile(r"[^\s@]*@[^\s@]*")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-./()+]")
 _DIGIT_RUN = re.compile(r"\d+")
-# The consonant gradation redact_names applies: Matti -> Matin, Otto -> Oton.
+# The consonant gradation redact_names applies: Matti -> Matin, Otto -> Oton
+# (for index keys, also inside a word: a key may be found too often, never
+# too rarely).
 _GRADATION = re.compile(r"(.*[^\W\d_])([kpt])\2([aeiouyäö].*)", re.IGNORECASE)
+# Exactly where redact_names applies it (a double k, p or t before a final
+# vowel): a needle must be in every form, and is best as long as that allows.
+_FINAL_GRADATION = re.compile(r"(.*[^\W\d_])([kpt])\2([aeiouyäö])", re.IGNORECASE)
 
 
 def _fold(text: str) -> str:
@@ -63,7 +68,7 @@ def name_stem(word: str) -> str:
     forms = [word]
     if len(word) > 4 and word.endswith("nen"):
         forms.append(word[:-3] + "s")
-    weak = _GRADATION.fullmatch(word)
+    weak = _FINAL_GRADATION.fullmatch(word)
     if weak:
         forms.append(weak[1] + weak[2] + weak[3])
     stem = forms[0]
