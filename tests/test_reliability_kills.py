@@ -145,7 +145,8 @@ def postgres_source(source, tmp_path_factory) -> Iterator[Source]:
     """The same, with a run's length measured on PostgreSQL (data and ledger)."""
     fresh_url, cleanup = server_databases(_fresh_postgres_schema)
     try:
-        ref = copy_world(source.root, tmp_path_factory.mktemp("pg-ref"), fresh_url, fresh_url())
+        where = tmp_path_factory.mktemp("pg-ref") / "world"
+        ref = copy_world(source.root, where, fresh_url, fresh_url())
         with pytest.MonkeyPatch.context() as mp:
             assert sweep_in(ref, mp, policy=source.policy, approved_by="ref").status == "completed"
         yield Source(source.root, source.policy, source.reference, run_seconds(ref))
