@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from retention.ledger import store
 from retention.ledger.verify import MISSING_COMPLETION
 from tests import test_ledger_helpers
-from tests.test_ledger_helpers import K2, POLICY_HASH, open_ledger, seed, tamper
+from tests.test_ledger_helpers import K1, K2, POLICY_HASH, open_ledger, seed, tamper
 
 ledger_url = test_ledger_helpers.ledger_url
 
@@ -144,3 +144,27 @@ def test_a_checkpoint_signed_with_a_key_no_longer_held_means_a_full_walk(
     with open_ledger(ledger_url, keys=K2, current="k2") as ledger:
         result = ledger.verify(full=False)
     assert result.ok and result.started_after == 0 and result.entries == 9
+
+
+def test_retention_verify_signs_a_checkpoint_and_full_rereads_everything(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    from flows.cli import main
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    monkeypatch.setenv("RETENTION_LEDGER_URL", url)
+    monkeypatch.setenv("RETENTION_HASH_KEY", K1["k1"].decode())
+    monkeypatch.delenv("RETENTION_POLICY", raising=False)
+    with open_ledger(url) as ledger:
+        seqs = seed(ledger, run_id="run-a")
+    assert main(["verify"]) == 0
+    assert "9 entries" in capsys.readouterr().out
+    assert _checkpoints(url) == [9]
+    with open_ledger(url) as ledger:
+        seed(ledger, run_id="run-b")
+    tamper(url, f"UPDATE ledger_entries SET count = 99 WHERE seq = {seqs['contacts'] + 1}")
+    assert main(["verify"]) == 0  # the nightly verify reads only entries 10..18
+    out = capsys.readouterr().out
+    assert "from the checkpoint at entry 9" in out and "9 entries" in out
+    assert main(["verify", "--full"]) == 1
+    assert f"entry {seqs['contacts'] + 1}" in capsys.readouterr().out
