@@ -20,7 +20,9 @@ from connectors.sql import SqlConnector
 from flows.cli import main
 
 
-def install(rule_id: str, batch: int, marker: Path) -> None:
+def install(rule_id: str, batch: int, marker: Path, seconds: float | None = None) -> None:
+    """Pause for good, or (with `seconds`) for that long and then go on: a
+    run that is certainly still applying while a test starts another."""
     real = SqlConnector.apply
     calls = {"n": 0}
 
@@ -31,6 +33,9 @@ def install(rule_id: str, batch: int, marker: Path) -> None:
             calls["n"] += 1
             if calls["n"] == batch:
                 marker.write_text(f"{rule_id} batch {batch} committed\n")
+                if seconds is not None:
+                    time.sleep(seconds)
+                    return result
                 while True:
                     time.sleep(60)
         return result
@@ -39,6 +44,7 @@ def install(rule_id: str, batch: int, marker: Path) -> None:
 
 
 if __name__ == "__main__":
-    rule_id, batch, marker = sys.argv[1].split(":", 2)
-    install(rule_id, int(batch), Path(marker))
+    rule_id, batch, rest = sys.argv[1].split(":", 2)
+    marker, _, seconds = rest.partition("@")  # FILE, or FILE@SECONDS
+    install(rule_id, int(batch), Path(marker), float(seconds) if seconds else None)
     sys.exit(main(sys.argv[2:]))

@@ -101,9 +101,16 @@ def test_a_cli_sweep_and_a_flow_run_one_applies(
     before = snapshots(world.urls)
     for name, value in world.env.items():
         monkeypatch.setenv(name, value)
-    first = cli(world, small_policy)
+    # The CLI run pauses 15 s after its first batch of web visits, holding
+    # the lease, so the flow certainly starts while it applies.
+    marker = tmp_path / "paused"
+    args = ["sweep", "--policy", str(small_policy), "--as-of", AS_OF.isoformat(), "--approve-as",
+            "op"]  # fmt: skip
+    first = retention_process(
+        args, {**os.environ, **world.env}, pause=f"crm-web-visits:1:{marker}@15"
+    )
     try:
-        wait_for(lambda: lease_taken(world) or first.poll() is not None, "the CLI run")
+        wait_for(lambda: marker.exists() or first.poll() is not None, "the CLI run")
         assert first.poll() is None, "the CLI run ended before the flow started"
         with pytest.raises(LeaseBusy, match="another run is applying changes: run .*cli, pid"):
             retention_sweep(
