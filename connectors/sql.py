@@ -204,7 +204,7 @@ class SqlConnector:
         anonymiser = self._anonymiser(dataset, action) if action.kind == "anonymise" else None
         result = ApplyResult()
         prepared = Prepared()
-        with self._reachable(), self._writing() as conn:
+        with self._reachable(writing=True), self._writing() as conn:
             # Re-check, change, tell the ledger, commit: all in one write
             # transaction, so what the intent names is exactly what commits.
             eligible = self._eligible(conn, dataset, wanted, action, rule, now)
@@ -357,13 +357,21 @@ class SqlConnector:
                 yield conn
 
     @contextmanager
-    def _reachable(self) -> Iterator[None]:
+    def _reachable(self, *, writing: bool = False) -> Iterator[None]:
         try:
             yield
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            # A connection lost while a batch commits may have lost only the
+            # reply: say so, rather than claim nothing changed.
+            outcome = (
+                "the batch either rolled back or committed; recovery claims exactly what "
+                "committed"
+                if writing
+                else "nothing was changed"
+            )
             raise ConnectionFailed(
                 f"system {self.name!r}: the database failed or cannot be reached "
-                f"({_reason(exc, self.engine.url.password)}); nothing was changed"
+                f"({_reason(exc, self.engine.url.password)}); {outcome}"
             ) from exc
 
 
