@@ -162,3 +162,28 @@ def prefect_harness(tmp_path_factory) -> Iterator[None]:
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mysql", marks=pytest.mark.mysql),
+    ]
+)
+def world(request, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """The demo's systems on each dialect, its environment set (tests/demo_world.py)."""
+    from tests.demo_world import make_world, server_databases
+
+    fresh = {"postgres": _fresh_postgres_schema, "mysql": _fresh_mysql_database}
+    cleanup = None
+    if request.param == "sqlite":
+        made = make_world(tmp_path / "run", None)
+    else:
+        fresh_url, cleanup = server_databases(fresh[request.param])
+        made = make_world(tmp_path / "run", fresh_url)
+    for name, value in made.env.items():
+        monkeypatch.setenv(name, value)
+    yield made
+    if cleanup is not None:
+        cleanup()

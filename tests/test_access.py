@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import getpass
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,31 +21,8 @@ import sqlalchemy as sa
 from flows.cli import main
 from retention.demo.build import DEMO_HASH_KEY
 from retention.ledger import Ledger
-from tests.conftest import _fresh_mysql_database, _fresh_postgres_schema
-from tests.demo_world import POLICY, World, make_world, server_databases
+from tests.demo_world import POLICY, World
 from tests.snapshots import query
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
-def world(request, tmp_path, monkeypatch) -> Iterator[World]:
-    fresh = {"postgres": _fresh_postgres_schema, "mysql": _fresh_mysql_database}
-    cleanup = None
-    if request.param == "sqlite":
-        made = make_world(tmp_path / "run", None)
-    else:
-        fresh_url, cleanup = server_databases(fresh[request.param])
-        made = make_world(tmp_path / "run", fresh_url)
-    for name, value in made.env.items():
-        monkeypatch.setenv(name, value)
-    yield made
-    if cleanup is not None:
-        cleanup()
 
 
 def access(

@@ -7,40 +7,15 @@ dataset covers fails."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from flows.cli import main
-from tests.conftest import _fresh_mysql_database, _fresh_postgres_schema
-from tests.demo_world import POLICY, World, make_world, policy_with, server_databases
+from tests.demo_world import POLICY, policy_with
 
 SECRET_EMAIL = "sampled.value@hidden-example.fi"
 SECRET_PHONE = "+358 40 765 4321"
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
-def world(request, tmp_path, monkeypatch) -> Iterator[World]:
-    fresh = {"postgres": _fresh_postgres_schema, "mysql": _fresh_mysql_database}
-    cleanup = None
-    if request.param == "sqlite":
-        made = make_world(tmp_path / "run", None)
-    else:
-        fresh_url, cleanup = server_databases(fresh[request.param])
-        made = make_world(tmp_path / "run", fresh_url)
-    for name, value in made.env.items():
-        monkeypatch.setenv(name, value)
-    yield made
-    if cleanup is not None:
-        cleanup()
 
 
 def coverage(capsys, policy: Path, *options: str) -> tuple[int, str]:

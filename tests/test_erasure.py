@@ -7,7 +7,6 @@ person's rows are unchanged but for the redacted mentions."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,34 +18,11 @@ from retention.errors import IdentityError, RetentionError
 from retention.ledger import Ledger
 from retention.pipeline.erase import ErasureRequest
 from tasks.erase import run_erase
-from tests.conftest import _fresh_mysql_database, _fresh_postgres_schema
-from tests.demo_world import AS_OF, POLICY, World, make_world, server_databases
+from tests.demo_world import AS_OF, POLICY, World, make_world
 from tests.oracle import assert_consistent, changed_rows, snapshots
 from tests.snapshots import query
 
 FREE_TEXT = {("ticketing", "tickets"): {"subject", "body"}, ("ticketing", "comments"): {"body"}}
-
-
-@pytest.fixture(
-    params=[
-        "sqlite",
-        pytest.param("postgres", marks=pytest.mark.postgres),
-        pytest.param("mysql", marks=pytest.mark.mysql),
-    ]
-)
-def world(request, tmp_path, monkeypatch) -> Iterator[World]:
-    fresh = {"postgres": _fresh_postgres_schema, "mysql": _fresh_mysql_database}
-    if request.param == "sqlite":
-        made = make_world(tmp_path / "run", None)
-        cleanup = None
-    else:
-        fresh_url, cleanup = server_databases(fresh[request.param])
-        made = make_world(tmp_path / "run", fresh_url)
-    for name, value in made.env.items():
-        monkeypatch.setenv(name, value)
-    yield made
-    if cleanup is not None:
-        cleanup()
 
 
 def ledger_of(world: World) -> Ledger:
