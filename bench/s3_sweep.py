@@ -34,8 +34,8 @@ import boto3
 import sqlalchemy as sa
 
 from connectors.base import Prepared
-from connectors.s3 import open_s3_connector
-from connectors.s3_client import RequestCounter
+from connectors.s3.client import RequestCounter
+from connectors.s3.connector import open_s3_connector
 from retention.policy import Policy, Rule
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
-from connectors.sql import open_sql_connector  # noqa: E402
+from connectors.sql.connector import open_sql_connector  # noqa: E402
 from retention.ledger import Ledger  # noqa: E402
 from retention.logs import configure  # noqa: E402
 from retention.pipeline.apply import RunContext, apply_plan  # noqa: E402
@@ -297,8 +297,8 @@ class Phases:
 
 
 def _profiled() -> Phases:
-    import connectors.sql as sql_module
-    import connectors.sql_anonymise as anonymise_module
+    import connectors.sql.anonymise as anonymise_module
+    import connectors.sql.connector as sql_module
     import retention.ledger.keys as keys_module
     import retention.ledger.store as store_module
     import retention.pipeline.apply as apply_module
@@ -388,7 +388,7 @@ def _apply_range(copy: Copy, part: Any, batch_size: int) -> Any:
 
 
 def _warm() -> None:
-    import connectors.sql  # noqa: F401
+    import connectors.sql.connector  # noqa: F401
     import retention.ledger  # noqa: F401
     import retention.pipeline.apply  # noqa: F401
 

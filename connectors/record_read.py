@@ -11,9 +11,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.base import Connector, Key
-from connectors.folder import FolderConnector
-from connectors.s3 import S3Connector
-from connectors.sql import SqlConnector
+from connectors.media.folder import FolderConnector
+from connectors.s3.connector import S3Connector
+from connectors.sql.connector import SqlConnector
 
 PAGE = 500  # keys per IN list: within every dialect's parameter limits
 

@@ -18,19 +18,19 @@ def open_connector(name: str, loaded: LoadedPolicy, *, session: Any = None) -> C
     common: dict[str, Any] = {"hash_key": loaded.hash_key, "policy": policy}
     batch_size = policy.settings.batch_size
     if system.kind == "sql":
-        from connectors.sql import open_sql_connector
+        from connectors.sql.connector import open_sql_connector
 
         url = loaded.connection(name) or ""
         return open_sql_connector(name, system, url, batch_size=batch_size, **common)
     index_url = _index_url(name, loaded)
     if system.kind == "folder":
-        from connectors.folder import open_folder_connector
+        from connectors.media.folder import open_folder_connector
 
         root = loaded.connection(name) or ""
         return open_folder_connector(
             name, system, root, batch_size=batch_size, index_url=index_url, **common
         )
-    from connectors.s3 import open_s3_connector
+    from connectors.s3.connector import open_s3_connector
 
     return open_s3_connector(
         name,

@@ -6,11 +6,11 @@ stop)."""
 from __future__ import annotations
 
 from connectors.base import Connector
-from connectors.folder import FolderConnector
-from connectors.media_inventory import folder_prefixes, s3_prefixes
-from connectors.s3 import S3Connector
-from connectors.sql import SqlConnector
-from connectors.sql_inventory import SAMPLE_ROWS, inventory, sample
+from connectors.media.folder import FolderConnector
+from connectors.media.inventory import folder_prefixes, s3_prefixes
+from connectors.s3.connector import S3Connector
+from connectors.sql.connector import SqlConnector
+from connectors.sql.inventory import SAMPLE_ROWS, inventory, sample
 from retention.coverage.check import media_findings, report_of, sql_findings
 from retention.coverage.findings import CoverageReport, Finding
 from retention.logs import get_logger

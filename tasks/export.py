@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connectors.ledger_export import LedgerExportError, check_export_bucket, export_segment
+from connectors.s3.ledger_export import LedgerExportError, check_export_bucket, export_segment
 from retention.errors import RetentionError
 from retention.ledger.entry import Entry
 from retention.ledger.exports import EXPORTED, PENDING

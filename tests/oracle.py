@@ -40,8 +40,8 @@ def snapshots(urls: dict[str, str]) -> dict[str, Snapshot]:
 def bucket_snapshot(client: Any, bucket: str, prefix: str, dataset: str) -> Snapshot:
     """An S3 dataset as the oracle reads it: `dataset` keyed by object key
     (its versions and markers), `<dataset>-versions` by the ledger's name of
-    each data version (connectors.s3_erase.version_claim)."""
-    from connectors.s3_erase import version_claim, versions_child
+    each data version (connectors.s3.erase.version_claim)."""
+    from connectors.s3.erase import version_claim, versions_child
 
     objects: dict[Any, dict[str, Any]] = {}
     versions: dict[Any, dict[str, Any]] = {}

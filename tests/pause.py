@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from connectors.sql import SqlConnector
+from connectors.sql.connector import SqlConnector
 from flows.cli import main
 
 

@@ -90,7 +90,7 @@ def test_coverage_flags_a_new_table_and_a_media_prefix_no_dataset_covers(world, 
 
 
 def test_an_s3_bucket_s_prefixes_are_listed_and_judged(s3_client, make_bucket):
-    from connectors.media_inventory import s3_prefixes
+    from connectors.media.inventory import s3_prefixes
     from retention.coverage.check import media_findings
     from retention.policy_loader import load_policy
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from connectors.folder import FolderConnector, open_folder_connector
-from connectors.media_facts import MediaInputError
+from connectors.media.facts import MediaInputError
+from connectors.media.folder import FolderConnector, open_folder_connector
 from retention.errors import IdentityError
 from retention.policy import Action, Policy, Rule, System
 

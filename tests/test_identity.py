@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.sql import open_sql_connector
+from connectors.sql.connector import open_sql_connector
 from flows.cli import main
 from retention import identity
 from retention.demo import demo_env

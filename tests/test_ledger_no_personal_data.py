@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from connectors.ledger_export import export_segment
 from connectors.registry import open_connector
+from connectors.s3.ledger_export import export_segment
 from retention.demo.build import DEMO_HASH_KEY, build_demo, demo_env
 from retention.ledger import Ledger, run_segment
 from retention.policy import Action

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.ledger_export import export_segment
+from connectors.s3.ledger_export import export_segment
 from retention.ledger import run_segment, verify_segment
 from tests.test_ledger_helpers import (
     ANNA_EMAIL,

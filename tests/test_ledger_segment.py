@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from connectors.ledger_export import LedgerExportError, export_segment
+from connectors.s3.ledger_export import LedgerExportError, export_segment
 from retention.ledger import Entry, LedgerError, run_segment, verify_segment
 from tests.test_ledger_helpers import K1, K2, RUN, open_ledger, seed
 

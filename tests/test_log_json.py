@@ -15,7 +15,7 @@ import structlog
 from prefect import flow, get_run_logger, task
 from prefect.logging.handlers import PrefectConsoleHandler
 
-from connectors.sql_errors import SchemaMismatch
+from connectors.sql.errors import SchemaMismatch
 from retention import logs
 from tasks import log_bridge
 

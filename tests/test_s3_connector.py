@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
-from connectors.media_facts import MediaInputError
-from connectors.s3 import S3Connector, open_s3_connector
-from connectors.s3_cursor import VersionCursor
+from connectors.media.facts import MediaInputError
+from connectors.s3.connector import S3Connector, open_s3_connector
+from connectors.s3.cursor import VersionCursor
 from retention.policy import Action, Policy, Rule, System
 
 pytestmark = pytest.mark.s3

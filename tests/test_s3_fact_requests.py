@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import pytest
 
 from connectors.base import Prepared
-from connectors.s3 import S3Connector
+from connectors.s3.connector import S3Connector
 from tests import test_s3_connector
 from tests.test_s3_connector import (
     DELETE,

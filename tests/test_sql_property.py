@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connectors.sql import open_sql_connector
+from connectors.sql.connector import open_sql_connector
 from tests.test_sql_schema import HASH_KEY, OLD, RECENT, create, insert, make_policy, rule_of
 from tests.test_sql_schema import snapshot as take_snapshot
 from tests.test_sql_sweep import sweep

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.base import ApplyResult
-from connectors.sql import SqlConnector
+from connectors.sql.connector import SqlConnector
 from retention.errors import IdentityError
 from retention.identity import validate
 from retention.policy import Action

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.base import ApplyResult
-from connectors.sql import SqlConnector, open_sql_connector
-from connectors.sql_errors import ConditionError, RelationCycle
+from connectors.sql.connector import SqlConnector, open_sql_connector
+from connectors.sql.errors import ConditionError, RelationCycle
 from retention.errors import ConnectionFailed, RetentionError
 from retention.policy import ColumnCondition, Policy, Rule
 from tests.test_sql_schema import (

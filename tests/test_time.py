@@ -17,8 +17,8 @@ from dateutil.relativedelta import relativedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.media_facts import parse_instant
-from connectors.sql import open_sql_connector
+from connectors.media.facts import parse_instant
+from connectors.sql.connector import open_sql_connector
 from retention.demo.timeline import ZONE as DEMO_ZONE
 from retention.errors import RetentionError
 from retention.periods import Period

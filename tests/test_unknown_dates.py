@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from connectors.folder import open_folder_connector
-from connectors.sql import open_sql_connector
+from connectors.media.folder import open_folder_connector
+from connectors.sql.connector import open_sql_connector
 from retention.ledger import Ledger, build_report
 from retention.pipeline.apply import RunContext, apply_plan
 from retention.pipeline.plan import plan_rule

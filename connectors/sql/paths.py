@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
-from connectors.sql_graph import Edge, Graph, Step
-from connectors.sql_reflect import column_of
-from connectors.sql_values import coerce
+from connectors.sql.graph import Edge, Graph, Step
+from connectors.sql.reflect import column_of
+from connectors.sql.values import coerce
 
 Clause = sa.ColumnElement[bool]
 

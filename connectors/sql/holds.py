@@ -18,12 +18,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.base import Held, Key
-from connectors.sql_clock import as_moment, kept_since, not_before, year_start
-from connectors.sql_errors import SchemaMismatch
-from connectors.sql_graph import Graph, Step, find_paths
-from connectors.sql_keys import one_of
-from connectors.sql_paths import reach
-from connectors.sql_reflect import column_of
+from connectors.sql.clock import as_moment, kept_since, not_before, year_start
+from connectors.sql.errors import SchemaMismatch
+from connectors.sql.graph import Graph, Step, find_paths
+from connectors.sql.keys import one_of
+from connectors.sql.paths import reach
+from connectors.sql.reflect import column_of
 from retention.policy import Hold, Policy, Rule, split_name
 
 

@@ -23,18 +23,18 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from connectors.base import ApplyResult, Key, Prepared, RecordIntent, ScanBatch
-from connectors.sql_anonymise import Anonymiser, anonymise_rows, canonical_image, read_images
-from connectors.sql_conditions import condition_clauses, due_clauses, undated_clauses
-from connectors.sql_delete import IN_LIST_SIZE, delete_tree
-from connectors.sql_errors import ConditionError, SchemaMismatch
-from connectors.sql_graph import Graph, build_graph, check_acyclic
-from connectors.sql_holds import HoldCheck, held_keys, hold_checks
-from connectors.sql_keys import one_of
-from connectors.sql_preflight import preflight
-from connectors.sql_reflect import Catalog, column_of
-from connectors.sql_related import mention_candidates, related_records, subject_records
-from connectors.sql_subject import find_subject_keys
-from connectors.sql_values import chunked, coerce
+from connectors.sql.anonymise import Anonymiser, anonymise_rows, canonical_image, read_images
+from connectors.sql.conditions import condition_clauses, due_clauses, undated_clauses
+from connectors.sql.delete import IN_LIST_SIZE, delete_tree
+from connectors.sql.errors import ConditionError, SchemaMismatch
+from connectors.sql.graph import Graph, build_graph, check_acyclic
+from connectors.sql.holds import HoldCheck, held_keys, hold_checks
+from connectors.sql.keys import one_of
+from connectors.sql.preflight import preflight
+from connectors.sql.reflect import Catalog, column_of
+from connectors.sql.related import mention_candidates, related_records, subject_records
+from connectors.sql.subject import find_subject_keys
+from connectors.sql.values import chunked, coerce
 from retention.errors import ConnectionFailed, RetentionError
 from retention.identity import validate as validate_identities
 from retention.logs import get_logger

@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 import sqlalchemy as sa
 
 from connectors.base import Key
-from connectors.sql_delete import IN_LIST_SIZE, child_keys, parent_values
-from connectors.sql_graph import Graph
-from connectors.sql_keys import one_of
-from connectors.sql_reflect import column_of
-from connectors.sql_subject import digits_only, find_subject_keys
-from connectors.sql_values import chunked
+from connectors.sql.delete import IN_LIST_SIZE, child_keys, parent_values
+from connectors.sql.graph import Graph
+from connectors.sql.keys import one_of
+from connectors.sql.reflect import column_of
+from connectors.sql.subject import digits_only, find_subject_keys
+from connectors.sql.values import chunked
 from retention.policy import System
 
 IdentityValues = list[tuple[str, str]]  # (kind, value as stored)

@@ -29,11 +29,11 @@ from datetime import datetime
 from typing import Any
 
 from connectors.base import ApplyResult, Held
-from connectors.media_keys import sidecar_of
-from connectors.s3_delete import DeleteOutcome, Pair, delete_pairs
-from connectors.s3_lock import object_lock_on
-from connectors.s3_multipart import abort_uploads
-from connectors.s3_versions import Version
+from connectors.media.keys import sidecar_of
+from connectors.s3.delete import DeleteOutcome, Pair, delete_pairs
+from connectors.s3.lock import object_lock_on
+from connectors.s3.multipart import abort_uploads
+from connectors.s3.versions import Version
 
 VERSIONS_SUFFIX = "-versions"
 

@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.s3_recent import FRESH_FOR_S
-from connectors.s3_versions import Version, page_entries
+from connectors.s3.recent import FRESH_FOR_S
+from connectors.s3.versions import Version, page_entries
 
 
 class ListingLost(RuntimeError):

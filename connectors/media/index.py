@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.media_facts import FactValue, MediaInputError, decode_facts, source_names
+from connectors.media.facts import FactValue, MediaInputError, decode_facts, source_names
 from retention.policy import Facts, Policy, System, split_name
 
 _IN_CHUNK = 500  # keys per IN (...) list: well under every database's limit

@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql_errors import SchemaMismatch
+from connectors.sql.errors import SchemaMismatch
 
 
 @dataclass

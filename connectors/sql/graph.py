@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql_errors import RelationCycle, SchemaMismatch
-from connectors.sql_reflect import Catalog, column_of
+from connectors.sql.errors import RelationCycle, SchemaMismatch
+from connectors.sql.reflect import Catalog, column_of
 from retention.policy import Relation, System
 
 

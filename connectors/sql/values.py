@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from connectors.sql_errors import ConditionError
+from connectors.sql.errors import ConditionError
 
 T = TypeVar("T")
 

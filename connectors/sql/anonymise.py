@@ -17,13 +17,13 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from connectors.base import Key
-from connectors.sql_delete import IN_LIST_SIZE
-from connectors.sql_errors import SchemaMismatch
-from connectors.sql_graph import Graph, find_paths
-from connectors.sql_keys import one_of
-from connectors.sql_paths import reach
-from connectors.sql_reflect import column_of
-from connectors.sql_values import chunked
+from connectors.sql.delete import IN_LIST_SIZE
+from connectors.sql.errors import SchemaMismatch
+from connectors.sql.graph import Graph, find_paths
+from connectors.sql.keys import one_of
+from connectors.sql.paths import reach
+from connectors.sql.reflect import column_of
+from connectors.sql.values import chunked
 
 
 class Anonymiser(Protocol):

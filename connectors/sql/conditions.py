@@ -14,12 +14,12 @@ from datetime import datetime, tzinfo
 
 import sqlalchemy as sa
 
-from connectors.sql_clock import older_than
-from connectors.sql_errors import ConditionError
-from connectors.sql_graph import Graph, find_paths
-from connectors.sql_paths import reach
-from connectors.sql_reflect import column_of
-from connectors.sql_values import coerce
+from connectors.sql.clock import older_than
+from connectors.sql.errors import ConditionError
+from connectors.sql.graph import Graph, find_paths
+from connectors.sql.paths import reach
+from connectors.sql.reflect import column_of
+from connectors.sql.values import coerce
 from retention.policy import ColumnCondition, Condition, Due, RelatedCondition
 
 Clause = sa.ColumnElement[bool]

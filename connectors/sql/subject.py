@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.base import Key
-from connectors.sql_graph import Graph
-from connectors.sql_reflect import column_of
-from connectors.sql_values import coerce_or_none
+from connectors.sql.graph import Graph
+from connectors.sql.reflect import column_of
+from connectors.sql.values import coerce_or_none
 from retention import identity
 from retention.policy import System
 

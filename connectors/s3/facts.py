@@ -18,9 +18,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from connectors.media_facts import FactValue, decode_facts
-from connectors.media_keys import sidecar_of
-from connectors.s3_versions import Version, page_entries
+from connectors.media.facts import FactValue, decode_facts
+from connectors.media.keys import sidecar_of
+from connectors.s3.versions import Version, page_entries
 from retention.policy import Facts
 
 

@@ -19,7 +19,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connectors.base import ApplyResult, Key, Prepared, RecordIntent, ScanBatch
-from connectors.media_facts import (
+from connectors.media.facts import (
     FactValue,
     ItemFacts,
     MediaInputError,
@@ -32,22 +32,22 @@ from connectors.media_facts import (
     scan_batches,
     subject_values_of,
 )
-from connectors.media_index import FactIndex, open_fact_indexes
-from connectors.media_keys import is_sidecar, keys_to_apply, sidecar_of
-from connectors.s3_client import RequestCounter, build_s3_client
-from connectors.s3_cursor import Listed, VersionCursor
-from connectors.s3_erase import (
+from connectors.media.index import FactIndex, open_fact_indexes
+from connectors.media.keys import is_sidecar, keys_to_apply, sidecar_of
+from connectors.s3.client import RequestCounter, build_s3_client
+from connectors.s3.cursor import Listed, VersionCursor
+from connectors.s3.erase import (
     VERSIONS_SUFFIX,
     KeyEraser,
     data_version_claims,
     version_claim,
     versions_child,
 )
-from connectors.s3_fact_cache import FactCache
-from connectors.s3_facts import ListedKey, ReadFacts, listed_keys, read_facts, still_current
-from connectors.s3_multipart import uploads_under
-from connectors.s3_recent import RecentListings
-from connectors.s3_versions import PER_KEY_LISTING_MAX, Version, versions_of_each
+from connectors.s3.fact_cache import FactCache
+from connectors.s3.facts import ListedKey, ReadFacts, listed_keys, read_facts, still_current
+from connectors.s3.multipart import uploads_under
+from connectors.s3.recent import RecentListings
+from connectors.s3.versions import PER_KEY_LISTING_MAX, Version, versions_of_each
 from retention.errors import ConnectionFailed
 from retention.logs import get_logger
 from retention.policy import Action, Condition, Dataset, Facts, Policy, Rule, Scalar, System

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connectors.base import Key
-from connectors.media_facts import MediaInputError, check_action, check_now
+from connectors.media.facts import MediaInputError, check_action, check_now
 from retention.policy import Action, Dataset, Facts
 
 SIDECAR_SUFFIX = ".json"

@@ -14,10 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from connectors.base import Key
-from connectors.sql_graph import Edge, Graph
-from connectors.sql_keys import one_of
-from connectors.sql_paths import discriminator_clauses
-from connectors.sql_values import chunked
+from connectors.sql.graph import Edge, Graph
+from connectors.sql.keys import one_of
+from connectors.sql.paths import discriminator_clauses
+from connectors.sql.values import chunked
 
 # Large enough for few round trips, below every dialect's bound-parameter limit.
 IN_LIST_SIZE = 2000

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 from connectors.base import ApplyResult, Key, Prepared, RecordIntent, ScanBatch
-from connectors.media_facts import (
+from connectors.media.facts import (
     FactValue,
     ItemFacts,
     MediaInputError,
@@ -30,13 +30,13 @@ from connectors.media_facts import (
     scan_batches,
     subject_values_of,
 )
-from connectors.media_index import FactIndex, open_fact_indexes
-from connectors.media_keys import SIDECAR_SUFFIX, is_sidecar, keys_to_apply, sidecar_of
+from connectors.media.index import FactIndex, open_fact_indexes
+from connectors.media.keys import SIDECAR_SUFFIX, is_sidecar, keys_to_apply, sidecar_of
 from retention.errors import ConnectionFailed
 from retention.logs import get_logger
 from retention.policy import Action, Condition, Dataset, Facts, Policy, Rule, Scalar, System
 
-log = get_logger("connectors.folder")
+log = get_logger("connectors.media.folder")
 
 SIDECAR_FACTS = Facts(source="sidecar")
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from connectors.media_facts import FactValue
-from connectors.s3_facts import ReadFacts
+from connectors.media.facts import FactValue
+from connectors.s3.facts import ReadFacts
 
 MAX_ENTRIES = 200_000
 

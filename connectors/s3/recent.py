@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from connectors.s3_versions import Version
+from connectors.s3.versions import Version
 
 FRESH_FOR_S = 60.0
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql_errors import SchemaMismatch
-from connectors.sql_values import column_python_type
+from connectors.sql.errors import SchemaMismatch
+from connectors.sql.values import column_python_type
 
 Clause = sa.ColumnElement[bool]
 

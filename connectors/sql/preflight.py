@@ -20,8 +20,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.sql_errors import ConditionError
-from connectors.sql_values import coerce, column_python_type
+from connectors.sql.errors import ConditionError
+from connectors.sql.values import coerce, column_python_type
 from retention.errors import PolicyMismatch
 from retention.policy import (
     Action,

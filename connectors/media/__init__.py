@@ -1,0 +1,2 @@
+"""What both media connectors share (facts, their evaluation, keys, the
+inventory), and the local folder connector."""
