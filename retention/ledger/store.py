@@ -4,8 +4,8 @@ The head row holds the last seq and hash. An appender locks it (PostgreSQL:
 SELECT ... FOR UPDATE; SQLite: the BEGIN IMMEDIATE write lock), builds the
 next entry on it, inserts, and moves the head, all in one transaction. The
 head also lets verify notice entries cut off the end, which a chain alone
-cannot show. Triggers refuse UPDATE and DELETE on entries (SQLite, PostgreSQL,
-MariaDB/MySQL) and TRUNCATE (PostgreSQL).
+cannot show. Triggers refuse UPDATE and DELETE on entries and on the subject
+index (SQLite, PostgreSQL, MariaDB/MySQL) and TRUNCATE (PostgreSQL).
 """
 
 from __future__ import annotations
@@ -129,6 +129,37 @@ _MYSQL_TRIGGERS = [
     f"CREATE TRIGGER IF NOT EXISTS ledger_entries_no_{op.lower()} BEFORE {op} ON ledger_entries "
     "FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'ledger entries are append-only'"
     for op in ("UPDATE", "DELETE")
+]
+
+# The subject index is append-only too: an index row removed or moved would
+# hide a person's entries from lookup. Its one legitimate DELETE is the
+# fill of a ledger without the SUBJECTS_INDEXED marker (_index_subjects_once),
+# which rewrites the table from the entries in the marker's transaction: a
+# DELETE is refused while the marker is there. Removing the marker to get
+# past that only makes the next open rebuild the index from the entries.
+_INDEX_REFUSED = "ledger subject index rows are append-only"
+_MARKED = f"EXISTS (SELECT 1 FROM ledger_meta WHERE name = '{SUBJECTS_INDEXED}')"
+_SQLITE_TRIGGERS += [
+    "CREATE TRIGGER IF NOT EXISTS ledger_subjects_no_update BEFORE UPDATE ON ledger_subjects "
+    f"BEGIN SELECT RAISE(ABORT, '{_INDEX_REFUSED}'); END",
+    "CREATE TRIGGER IF NOT EXISTS ledger_subjects_no_delete BEFORE DELETE ON ledger_subjects "
+    f"WHEN {_MARKED} BEGIN SELECT RAISE(ABORT, '{_INDEX_REFUSED}'); END",
+]
+_POSTGRES_TRIGGERS += [
+    "CREATE OR REPLACE FUNCTION ledger_subjects_refuse_change() RETURNS trigger "
+    f"LANGUAGE plpgsql AS $$ BEGIN IF TG_OP = 'DELETE' AND NOT {_MARKED} THEN RETURN OLD; "
+    f"END IF; RAISE EXCEPTION '{_INDEX_REFUSED}'; END $$",
+    "CREATE OR REPLACE TRIGGER ledger_subjects_append_only BEFORE UPDATE OR DELETE "
+    "ON ledger_subjects FOR EACH ROW EXECUTE FUNCTION ledger_subjects_refuse_change()",
+    "CREATE OR REPLACE TRIGGER ledger_subjects_no_truncate BEFORE TRUNCATE "
+    "ON ledger_subjects FOR EACH STATEMENT EXECUTE FUNCTION ledger_subjects_refuse_change()",
+]
+_MYSQL_TRIGGERS += [
+    "CREATE TRIGGER IF NOT EXISTS ledger_subjects_no_update BEFORE UPDATE ON ledger_subjects "
+    f"FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{_INDEX_REFUSED}'",
+    "CREATE TRIGGER IF NOT EXISTS ledger_subjects_no_delete BEFORE DELETE ON ledger_subjects "
+    f"FOR EACH ROW BEGIN IF {_MARKED} THEN "
+    f"SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = '{_INDEX_REFUSED}'; END IF; END",
 ]
 _TRIGGERS = {
     "sqlite": _SQLITE_TRIGGERS,
