@@ -5,13 +5,17 @@ erasure-request flow calls it with Prefect steps."""
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from retention.connector import Connector
 from retention.ledger import Ledger
 from retention.ledger.certificate import Certificate, certificate_of
+from retention.ledger.lease import Heartbeat
 from retention.pipeline.erase import ErasureRequest, Prepared, erase
 from retention.pipeline.outcome import RunSummary
 from retention.pipeline.run import Steps, SweepArgs
@@ -50,6 +54,7 @@ def run_erase(
         subject_of(request.request_id, request.identities())
     connectors = open_systems(loaded, sorted(loaded.policy.systems))
     ledger: Ledger | None = None
+    heartbeat: Heartbeat | None = None
     try:
         if not dry_run:
             preflight_export()
@@ -66,13 +71,26 @@ def run_erase(
             lease_wait_s=lease_wait_s,
             steps=steps or plain_steps(),
         )
-        done = ledger.requests_done([r.request_id for r in requests])
+        ids = [r.request_id for r in requests]
+        done = ledger.requests_done(ids)
         if dry_run:  # a dry run writes nothing, so it needs no ledger (nor its lease)
             ledger.close()
             ledger = None
-        summary, prepared = erase(
-            requests, loaded.policy, loaded.sha256, connectors, ledger, args, done_before=done
-        )
+        elif set(ids) - set(done):
+            # What is left to do is decided under the lease: a request that
+            # another run is acting on now is done when that run ends, and read
+            # before, it would be acted on again (a second entry, another
+            # certificate). The sweep below takes the same lease again as ours.
+            heartbeat, args = _take_lease(ledger, args)
+            done = ledger.requests_done(ids)
+        try:
+            summary, prepared = erase(
+                requests, loaded.policy, loaded.sha256, connectors, ledger, args, done_before=done
+            )
+        finally:
+            if heartbeat is not None and ledger is not None:
+                heartbeat.stop()
+                ledger.release_lease(args.run_id)  # the sweep's end released it already
         result = ErasureResult(summary, prepared)
         for request in requests:
             entry = prepared.already.get(request.request_id)
@@ -90,3 +108,23 @@ def run_erase(
         close_systems(connectors)
         if ledger is not None:
             ledger.close()
+
+
+def _take_lease(ledger: Ledger, args: SweepArgs) -> tuple[Heartbeat, SweepArgs]:
+    """The applying lease for this run, kept by a heartbeat while the
+    requests are resolved; a takeover from a holder that was gone is
+    recorded once the run has begun, where the sweep records its own."""
+    holder = f"{args.trigger}, pid {os.getpid()} on {socket.gethostname()}"
+    taken = ledger.acquire_lease(args.run_id, holder, wait_s=args.lease_wait_s)
+    heartbeat = ledger.heartbeat(args.run_id)
+    if taken.previous is None:
+        return heartbeat, args
+    previous, real = taken.previous, args.steps.recover
+    pending = [previous]
+
+    def recover(led: Ledger, connectors: Mapping[str, Connector]) -> int:
+        while pending:
+            led.record_takeover(run_id=args.run_id, previous=pending.pop())
+        return real(led, connectors)
+
+    return heartbeat, replace(args, steps=replace(args.steps, recover=recover))
