@@ -10,13 +10,18 @@ The scanner reads every file as bytes, also with JSON's \\uXXXX escapes
 undone, and compares emails case-folded and phone numbers digit by digit; a
 positive control plants one value of each kind and must find them all.
 
-Erasure certificates: when `retention erase` lands, add its certificate
-output (and `retention certificate`) to `written_by_a_run` below.
+Before the sweep, one person is erased from the command line (logs in the
+same mode, the certificate printed as markdown in text mode and as JSON in
+JSON mode), and `retention certificate` prints that request's certificate
+in both formats: the erasure's output and logs, and both certificates, are
+scanned too; a second positive control plants the erased person's email in
+a copy of the real JSON certificate.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -30,10 +35,13 @@ import sqlalchemy as sa
 
 from retention import identity
 from retention.demo.build import build_demo, demo_env
-from tests.demo_world import AS_OF, POLICY
+from tests.demo_world import AS_OF, POLICY, World
 from tests.faults import ROOT
+from tests.test_erasure import a_person_with_everything
 
 pytestmark = [pytest.mark.reliability, pytest.mark.s3]
+
+ERASED = "LEAK-1"  # the request id of the erasure each run makes
 
 # (database, table, columns that hold one person's identity or name)
 PERSONAL: list[tuple[str, str, list[str | tuple[str, str]]]] = [
@@ -131,10 +139,14 @@ def run(args: list[str], env: dict[str, str], log: Path) -> None:
     assert done.returncode == 0, log.read_text()[-3000:]
 
 
-def written_by_a_run(root: Path, mode: str, env: dict[str, str]) -> list[Path]:
-    """Sweep (JSON: as a Prefect flow run on a temporary API; text: from the
-    command line), then report and verify; every file they wrote."""
+def written_by_a_run(root: Path, mode: str, env: dict[str, str], email: str) -> list[Path]:
+    """Erase the person with this email (from the command line, certificate
+    as markdown in text mode, as JSON in JSON mode); sweep (JSON: as a
+    Prefect flow run on a temporary API; text: from the command line); then
+    the certificate in both formats, report and verify; every file they wrote."""
     cli = [sys.executable, "-m", "flows.cli", *(["--log-json"] if mode == "json" else [])]
+    erase = [*cli, "erase", "--email", email, "--request-id", ERASED, "--requested-by", "dpo"]
+    run([*erase, *(["--json"] if mode == "json" else [])], env, root / "erase.log")
     if mode == "json":
         sweep = [sys.executable, "-c", FLOW, mode, str(POLICY), AS_OF.isoformat()]
     else:
@@ -143,6 +155,9 @@ def written_by_a_run(root: Path, mode: str, env: dict[str, str]) -> list[Path]:
     run([*cli, "report"], env, root / "report.md")
     run([*cli, "report", "--format", "json"], env, root / "report.json")
     run([*cli, "verify"], env, root / "verify.log")
+    run([*cli, "certificate", "--request-id", ERASED], env, root / "certificate.md")
+    certificate_json = [*cli, "certificate", "--request-id", ERASED, "--format", "json"]
+    run(certificate_json, env, root / "certificate.json")
     data = {root / "crm.db", root / "ticketing.db"}
     return [
         p
@@ -183,11 +198,27 @@ def test_no_file_a_run_writes_holds_personal_data(
     }
     env.pop("PREFECT_API_URL", None)
 
-    files = written_by_a_run(root, mode, env)
+    demo = World(env, env["RETENTION_CRM_URL"], env["RETENTION_TICKETING_URL"])
+    erased = a_person_with_everything(demo)["contact"]["email"]
+    assert erased.casefold() in people.emails
+
+    files = written_by_a_run(root, mode, env, erased)
     files += exported_segments(s3_client, worm, root / "exports")
 
     names = {f.name for f in files}
     assert {"ledger.db", "run.log", "report.md", "report.json"} <= names, names
+    assert {"erase.log", "certificate.md", "certificate.json"} <= names, names
+    # The erasure acted, logged in this mode, and printed its certificate in this mode.
+    certificate = json.loads((root / "certificate.json").read_text())
+    assert certificate["request_id"] == ERASED and certificate["status"] == "completed"
+    assert sum(c.get("anonymised", 0) for c in certificate["datasets"].values()) > 0
+    erase_log = (root / "erase.log").read_text()
+    assert "batch applied" in erase_log
+    if mode == "json":
+        assert '"event": "batch applied"' in erase_log and f'"request_id": "{ERASED}"' in erase_log
+    else:
+        assert f"# Certificate of erasure: request {ERASED}" in erase_log
+    assert f"# Certificate of erasure: request {ERASED}" in (root / "certificate.md").read_text()
     assert mode == "text" or "prefect.db" in names
     assert any(f.parent.name == "exports" and "segment" in f.name for f in files), names
     assert "# Retention report" in (root / "report.md").read_text()
@@ -200,6 +231,10 @@ def test_no_file_a_run_writes_holds_personal_data(
     escaped = name.title().encode("ascii", "backslashreplace").decode().replace("\\x", "\\u00")
     planted.write_text(f'{{"to": "{email.upper()}", "call": "+{phone}", "who": "{escaped}", '
                        f'"from": "{ip}"}}')  # fmt: skip
-    found = scan(people, [*files, planted])
-    assert list(found) == [str(planted)]
+    # A certificate that named the erased person would be found the same way.
+    named = root / "planted-certificate.json"
+    named.write_text(json.dumps({**certificate, "requested_by": erased}, indent=2))
+    found = scan(people, [*files, planted, named])
+    assert list(found) == [str(planted), str(named)]
     assert [kind.split()[0] for kind in found[str(planted)]] == ["email", "ip", "name", "phone"]
+    assert found[str(named)] == [f"email {erased}"]
