@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).parent.parent
 
+
 class TcpProxy:
     """127.0.0.1:<port> -> target. `cut()` drops every live connection;
     `refuse(seconds)` also closes every new one at once for that long; a
@@ -257,7 +258,9 @@ def retention_process(
 ) -> subprocess.Popen[bytes]:
     """`retention ARGS` in a new process group (so its children die with it).
     With `pause` (rule:batch:file), the process stops for good right after
-    that batch's data commit, before its completion is written (tests/pause.py)."""
+    that batch's data commit, before its completion is written; other specs
+    hold it for a while or until a file exists, or mark each time it finds
+    the lease taken (tests/pause.py)."""
     runner = ["-m", "tests.pause", pause] if pause else ["-m", "flows.cli"]
     return subprocess.Popen(
         [sys.executable, *runner, *args],
