@@ -16,7 +16,7 @@ def open_connector(name: str, loaded: LoadedPolicy, *, session: Any = None) -> C
         known = ", ".join(sorted(policy.systems))
         raise UnknownSystem(f"system {name!r} is not in the policy (known: {known})")
     common: dict[str, Any] = {"hash_key": loaded.hash_key, "policy": policy}
-    batch_size = policy.settings.batch_size
+    batch_size = system.batch_size or policy.settings.batch_size
     if system.kind == "sql":
         from connectors.sql.connector import open_sql_connector
 

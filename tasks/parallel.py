@@ -153,7 +153,7 @@ def ranged_apply(scale: ScaleOut, policy: Policy, single: Apply) -> Apply:
         ledger: Any,
         ctx: RunContext,
     ) -> RuleOutcome:
-        parts = split(plan, scale.ranges, ctx.batch_size)
+        parts = split(plan, scale.ranges, ctx.batch_sizes.get(plan.system, ctx.batch_size))
         if len(parts) < 2 or not splittable(policy, plan, rule):
             return single(plan, rule, connectors, ledger, ctx)
         ctx.still_leased()

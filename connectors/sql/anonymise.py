@@ -5,6 +5,12 @@ A row already anonymised yields no change and is reported as unchanged, so a
 second run changes nothing. Rows that get the same new values are changed by
 one UPDATE over their keys; the rest are grouped by the set of columns they
 change, one executemany per group.
+
+When no strategy reads the row (null and constant only), the new values are
+known before anything is read: one UPDATE per key list sets them where any
+differs, and, where the dialect has UPDATE ... RETURNING, returns the
+after-images with the keys (no read before, none after). Columns that
+already held their new value are rewritten with it: the data is the same.
 """
 
 from __future__ import annotations
@@ -35,7 +41,62 @@ class Anonymiser(Protocol):
     @property
     def parent_columns(self) -> dict[str, frozenset[str]]: ...
 
+    @property
+    def constants(self) -> Mapping[str, Any] | None: ...
+
     def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]: ...
+
+
+def anonymise_batch(
+    conn: sa.Connection,
+    graph: Graph,
+    node: str,
+    keys: Sequence[Key],
+    anonymiser: Anonymiser,
+    fields: Mapping[str, Any],
+) -> tuple[list[Key], list[Key], dict[Key, str]]:
+    """(keys changed, keys that needed no change, after-image per changed key)."""
+    constants = anonymiser.constants
+    if constants is not None and not anonymiser.parent_columns:
+        changed, images = set_constants(conn, graph, node, keys, constants)
+        chosen = set(changed)
+        unchanged = [k for k in keys if k not in chosen]
+        if images is None:
+            images = read_images(conn, graph, node, changed, fields)
+        return changed, unchanged, images
+    changed, unchanged = anonymise_rows(conn, graph, node, keys, anonymiser)
+    return changed, unchanged, read_images(conn, graph, node, changed, fields)
+
+
+def set_constants(
+    conn: sa.Connection, graph: Graph, node: str, keys: Sequence[Key], values: Mapping[str, Any]
+) -> tuple[list[Key], dict[Key, str] | None]:
+    """(keys changed, their after-images when the UPDATE could return them)."""
+    target = graph.node(node)
+    where = graph.qualified(node)
+    key = target.table.c[target.key]
+    columns = [column_of(target.table, name, where) for name in sorted(values)]
+    if target.key in values:
+        raise SchemaMismatch(f"{where}: the key column {target.key!r} cannot be anonymised")
+    differs = sa.or_(*[c.is_distinct_from(values[c.name]) for c in columns])
+    update = sa.update(target.table).values({c.name: values[c.name] for c in columns})
+    changed: list[Key] = []
+    if conn.dialect.update_returning:
+        images: dict[Key, str] = {}
+        for part in chunked(keys, IN_LIST_SIZE):
+            statement = update.where(one_of(conn, key, part), differs).returning(key, *columns)
+            for row in conn.execute(statement):
+                changed.append(row[0])
+                images[row[0]] = canonical_image(row[1:])
+        return sorted(changed), images
+    # MariaDB has no UPDATE ... RETURNING; the re-check's FOR UPDATE holds the rows.
+    for part in chunked(keys, IN_LIST_SIZE):
+        query = sa.select(key).where(one_of(conn, key, part), differs)
+        found = conn.execute(query).scalars().all()
+        if found:
+            conn.execute(update.where(one_of(conn, key, found)))
+        changed += found
+    return sorted(changed), None
 
 
 def anonymise_rows(

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from connectors.base import ApplyResult, Key, Prepared, RecordIntent, ScanBatch
-from connectors.sql.anonymise import Anonymiser, anonymise_rows, canonical_image, read_images
+from connectors.sql.anonymise import Anonymiser, anonymise_batch, canonical_image
 from connectors.sql.conditions import condition_clauses, due_clauses, undated_clauses
 from connectors.sql.delete import IN_LIST_SIZE, delete_tree
 from connectors.sql.errors import ConditionError, SchemaMismatch
@@ -77,20 +77,22 @@ class SqlConnector:
             return self._identities_in(conn, dataset, self._keys(dataset, keys))
 
     def _identities_in(self, conn: sa.Connection, dataset: str, keys: Sequence[Key]) -> list[str]:
-        graph = self.graph()
-        node = graph.node(dataset)
-        fields = self.system.datasets[dataset].identity_fields.values()
-        columns = [
-            column_of(node.table, c, graph.qualified(dataset)) for c in dict.fromkeys(fields)
-        ]
+        columns = self._identity_columns(dataset)
         if not columns or not keys:
             return []
+        node = self.graph().node(dataset)
         key = node.table.c[node.key]
         found: set[str] = set()
         for part in chunked(keys, IN_LIST_SIZE):
             for row in conn.execute(sa.select(*columns).where(one_of(conn, key, part))):
-                found.update(str(v).strip() for v in row if v is not None and str(v).strip())
+                found.update(_texts(row))
         return sorted(found)
+
+    def _identity_columns(self, dataset: str) -> list[sa.ColumnElement[Any]]:
+        graph = self.graph()
+        node = graph.node(dataset)
+        fields = self.system.datasets[dataset].identity_fields.values()
+        return [column_of(node.table, c, graph.qualified(dataset)) for c in dict.fromkeys(fields)]
 
     def keys(self, dataset: str) -> Iterator[list[Key]]:
         node = self.graph().node(self._own_dataset(f"{self.name}.{dataset}"))
@@ -207,18 +209,21 @@ class SqlConnector:
         with self._reachable(writing=True), self._writing() as conn:
             # Re-check, change, tell the ledger, commit: all in one write
             # transaction, so what the intent names is exactly what commits.
-            eligible = self._eligible(conn, dataset, wanted, action, rule, now)
+            # The identities the intent names are read by the re-check itself.
+            identities: dict[Key, list[str]] | None = {} if record is not None else None
+            eligible = self._eligible(conn, dataset, wanted, action, rule, now, identities)
             chosen = set(eligible)
             result.skipped = [k for k in wanted if k not in chosen]
-            if record is not None and eligible:
-                prepared.subjects = self._identities_in(conn, dataset, eligible)
+            if identities is not None and eligible:
+                prepared.subjects = sorted({v for k in eligible for v in identities.get(k, ())})
             if anonymiser is None:
                 delete_tree(conn, graph, dataset, eligible, result.cascaded, result.detached)
                 result.done = eligible
             else:
-                result.done, unchanged = anonymise_rows(conn, graph, dataset, eligible, anonymiser)
+                result.done, unchanged, prepared.images = anonymise_batch(
+                    conn, graph, dataset, eligible, anonymiser, action.fields
+                )
                 result.skipped += unchanged
-                prepared.images = read_images(conn, graph, dataset, result.done, action.fields)
             prepared.changes = list(result.done)
             prepared.cascaded = result.cascaded
             prepared.detached = result.detached
@@ -310,17 +315,23 @@ class SqlConnector:
         action: Action,
         rule: Rule | None,
         now: datetime,
+        identities: dict[Key, list[str]] | None = None,
     ) -> list[Key]:
         """The keys that exist and, with a rule, are still due and held or not as the action
-        needs; locked (FOR UPDATE where the dialect has it) until the transaction ends."""
+        needs; locked (FOR UPDATE where the dialect has it) until the transaction ends.
+        Given `identities`, it is filled with each present row's identity values."""
         graph = self.graph()
         node = graph.node(dataset)
         key = node.table.c[node.key]
         clauses = due_clauses(graph, dataset, node.table, rule.due, now, self.zone) if rule else []
+        extra = self._identity_columns(dataset) if identities is not None else []
         present: list[Key] = []
         for part in chunked(keys, IN_LIST_SIZE):
-            query = sa.select(key).where(one_of(conn, key, part), *clauses).with_for_update()
-            present += conn.execute(query).scalars().all()
+            query = sa.select(key, *extra).where(one_of(conn, key, part), *clauses)
+            for row in conn.execute(query.with_for_update()):
+                present.append(row[0])
+                if identities is not None and len(row) > 1:
+                    identities[row[0]] = _texts(row[1:])
         checks: list[HoldCheck] = hold_checks(graph, dataset, rule, self.policy) if rule else []
         if not checks:
             return present
@@ -373,6 +384,11 @@ class SqlConnector:
                 f"system {self.name!r}: the database failed or cannot be reached "
                 f"({_reason(exc, self.engine.url.password)}); {outcome}"
             ) from exc
+
+
+def _texts(values: Sequence[Any]) -> list[str]:
+    """An identity row's values as the ledger hashes them: trimmed, none empty."""
+    return [str(v).strip() for v in values if v is not None and str(v).strip()]
 
 
 def open_sql_connector(

@@ -30,6 +30,11 @@ class RowAnonymiser:
     primary_key: str
     steps: Mapping[str, Step] = field(repr=False)
     hash_key: bytes = field(repr=False)
+    # Only fake values read the seed: an HMAC per row is not paid without them.
+    needs_seed: bool = True
+    # Every field's new value when none depends on the row (null and constant
+    # strategies only): the store can then set them in one statement.
+    constants: Mapping[str, Any] | None = None
 
     def _check(self, row: Mapping[str, Any]) -> None:
         needed = set(self.columns) | {
@@ -45,7 +50,11 @@ class RowAnonymiser:
 
     def __call__(self, row: Mapping[str, Any]) -> dict[str, Any]:
         self._check(row)
-        seed = hmac_digest(self.hash_key, _FAKE_SEED_DOMAIN + str(row[self.primary_key]))
+        seed = (
+            hmac_digest(self.hash_key, _FAKE_SEED_DOMAIN + str(row[self.primary_key]))
+            if self.needs_seed
+            else b""
+        )
         changes: dict[str, Any] = {}
         for column, step in self.steps.items():
             old = row[column]
@@ -63,6 +72,22 @@ def _identifier_columns(fields: Mapping[str, Sequence[Strategy]]) -> list[tuple[
             if isinstance(strategy, Strategy) and strategy.strategy == "redact":
                 found.extend((column, identifier) for identifier in strategy.identifiers)
     return found
+
+
+def _strategies(chain: Sequence[Strategy] | Strategy) -> list[Strategy]:
+    return [chain] if isinstance(chain, Strategy) else list(chain)
+
+
+def _constants(fields: Mapping[str, Sequence[Strategy] | Strategy]) -> dict[str, Any] | None:
+    """Each field's value if every chain ends in a value that ignores the row."""
+    values: dict[str, Any] = {}
+    for column, chain in fields.items():
+        strategies = _strategies(chain)
+        if any(s.strategy not in ("null", "constant") for s in strategies):
+            return None
+        last = strategies[-1]  # each ignores what came before it
+        values[column] = None if last.strategy == "null" else last.value
+    return values
 
 
 def build_anonymiser(
@@ -99,4 +124,8 @@ def build_anonymiser(
         primary_key=primary_key,
         steps=steps,
         hash_key=key,
+        needs_seed=any(
+            s.strategy == "fake" for chain in fields.values() for s in _strategies(chain)
+        ),
+        constants=_constants(fields),
     )

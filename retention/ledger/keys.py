@@ -34,6 +34,20 @@ def canonical_text(value: object) -> str:
 
 
 _MEMO = 20_000
+_BLOCK = 64  # SHA-256's block size
+_IPAD = bytes(b ^ 0x36 for b in range(256))
+_OPAD = bytes(b ^ 0x5C for b in range(256))
+
+
+def hmac_pads(secret: bytes) -> tuple[Any, Any]:
+    """HMAC-SHA256 (RFC 2104) as two SHA-256 states that have absorbed the
+    key's inner and outer pads. A sweep hashes every key it changes; copying
+    these states costs about half of copying an hmac.HMAC object, which
+    wraps the same two states in Python."""
+    if len(secret) > _BLOCK:
+        secret = hashlib.sha256(secret).digest()
+    padded = secret.ljust(_BLOCK, b"\0")
+    return hashlib.sha256(padded.translate(_IPAD)), hashlib.sha256(padded.translate(_OPAD))
 
 
 @dataclass(frozen=True)
@@ -86,10 +100,10 @@ class KeyRing:
         """Hashes of many values with one key: a sweep hashes every key it
         removes, so the keyed state is built once per key and copied."""
         key_id = key_id or self.current_id
-        keyed = self._keyed.get(key_id)
-        if keyed is None:
-            keyed = self._keyed[key_id] = hmac.new(self.secret(key_id), digestmod=hashlib.sha256)
-        fresh = keyed.copy
+        pads = self._keyed.get(key_id)
+        if pads is None:
+            pads = self._keyed[key_id] = hmac_pads(self.secret(key_id))
+        inner, outer = pads[0].copy, pads[1].copy
         recent, older = self._memo
         out: list[str] = []
         for value in values:
@@ -97,9 +111,13 @@ class KeyRing:
             known = (key_id, type(value), value)
             hashed = recent.get(known) or older.get(known)
             if hashed is None:
-                digest = fresh()
-                digest.update(canonical_text(value).encode())
-                hashed = digest.hexdigest()
+                # An integer key's canonical form is its decimal text: skip the shape checks.
+                text = str(value) if type(value) is int else canonical_text(value)
+                digest = inner()
+                digest.update(text.encode())
+                final = outer()
+                final.update(digest.digest())
+                hashed = final.hexdigest()
             recent[known] = hashed
             out.append(hashed)
         if len(recent) > _MEMO:

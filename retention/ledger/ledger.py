@@ -171,7 +171,11 @@ class Ledger:
             missing = [k for k in keys if k not in images]
             if missing:
                 raise LedgerError(f"images: {len(missing)} changed key(s) have no after-image")
-            detail["images"] = [self.ring.digest(images[k]) for k in keys]
+            # Rows given the same values share an image: each distinct one is digested once.
+            digests: dict[str, str] = {}
+            for text in {images[k] for k in keys}:
+                digests[text] = self.ring.digest(text)
+            detail["images"] = [digests[images[k]] for k in keys]
             detail["image_columns"] = [
                 checks.name("image_columns", c) for c in intent.get("image_columns") or []
             ]

@@ -45,6 +45,8 @@ class RunContext:
     now: datetime
     batch_size: int
     approved_by: str | None = None
+    # A system's own batch size (policy `systems.<name>.batch_size`) where set.
+    batch_sizes: Mapping[str, int] = field(default_factory=dict, compare=False)
     # Raises when this run may no longer change anything (its lease was lost).
     still_leased: Callable[[], None] = field(default=_nothing, compare=False)
     # An erasure run: the identities of the people whose records these keys
@@ -174,8 +176,9 @@ def _batches(
     recheck: Rule,
 ) -> Iterator[ApplyResult]:
     claims = _Claims(ledger)
+    size = ctx.batch_sizes.get(plan.system, ctx.batch_size)
     try:
-        for number, batch in enumerate(chunks(keys, ctx.batch_size), start=1):
+        for number, batch in enumerate(chunks(keys, size), start=1):
             started = time.monotonic()
             written: list[int] = []
 
@@ -230,7 +233,7 @@ def _batches(
                     dataset=plan.dataset,
                     held=result.kept,
                 )
-            _log_batch(plan, number, batch, result, started, len(keys), ctx.batch_size)
+            _log_batch(plan, number, batch, result, started, len(keys), size)
             yield result
     finally:
         # Also when a batch failed: what committed before it is claimed now.

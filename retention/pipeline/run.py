@@ -177,6 +177,7 @@ def _run_rules(
         policy.settings.batch_size,
         still_leased=still_leased,
         people_of=args.people_of,
+        batch_sizes={n: s.batch_size for n, s in policy.systems.items() if s.batch_size},
     )
     needs = prerequisites(policy)
     selected = {rule.id for rule in args.rules}
