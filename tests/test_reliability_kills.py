@@ -38,6 +38,7 @@ pytestmark = pytest.mark.reliability
 
 SCALE = 2
 BATCH = 100
+INVOICES = "crm-invoice-billing-person"
 SQLITE_KILLS = 20
 POSTGRES_KILLS = 5
 SEED_BASE = int(os.environ.get("RETENTION_KILL_SEED", random.randrange(10**6)))
@@ -168,7 +169,11 @@ def test_sigkill_at_a_random_moment_on_postgres(postgres_source, tmp_path, monke
         cleanup()
 
 
-@pytest.mark.parametrize(("rule", "batch"), [(VISITS, 2), (COMMENTS, 3)])
+# Invoices: constants and nulls, set by one UPDATE ... RETURNING; the intent
+# stores one after-image digest for every key, and recovery reads it so.
+@pytest.mark.parametrize(
+    ("rule", "batch"), [(VISITS, 2), (COMMENTS, 3), (INVOICES, 1)]
+)
 def test_sigkill_between_a_commit_and_its_completion(source, tmp_path, monkeypatch, rule, batch):
     world = copy_world(source.root, tmp_path / "run")
     marker = tmp_path / "paused"
@@ -184,11 +189,14 @@ def test_sigkill_between_a_commit_and_its_completion(source, tmp_path, monkeypat
     with ledger_of(world) as ledger:
         [open_intent] = ledger.unfinished_intents()
         assert open_intent.rule_id == rule, out[-2000:]
+        [stored] = [e for e in ledger.entries() if e.seq == open_intent.seq]
+        assert isinstance(stored.detail.get("images"), str) == (rule == INVOICES)
         completions = [e for e in ledger.entries() if e.kind == "completion" and e.rule_id == rule]
         assert len(completions) == batch - 1
     rerun = sweep_in(world, monkeypatch, policy=source.policy, approved_by="operator")
     assert rerun.recovered == 1 and rerun.status == "completed", rerun.reason()
     with ledger_of(world) as ledger:
         [recovered] = [e for e in ledger.entries() if e.outcome == "recovered"]
-        assert recovered.count == len(open_intent.key_hashes) == BATCH
+        assert recovered.count == len(open_intent.key_hashes)
+        assert recovered.count == BATCH or batch == 1
     finish_and_judge(world, snapshots(source_urls(source)), source.reference, monkeypatch)

@@ -146,6 +146,7 @@ class Intent:
     cascaded_hashes: dict[str, list[str]] = field(default_factory=dict)
     detached_hashes: dict[str, list[str]] = field(default_factory=dict)
     # anonymise: per key hash, the keyed digest of the row's after-image
+    # (stored as one list in key order, or one digest when all are the same)
     image_digests: dict[str, str] = field(default_factory=dict)
     image_columns: list[str] = field(default_factory=list)
 
@@ -164,6 +165,11 @@ class Intent:
             key_id=entry.key_id,
             cascaded_hashes={k: list(v) for k, v in entry.cascaded_hashes.items()},
             detached_hashes={k: list(v) for k, v in (entry.detail.get("detached") or {}).items()},
-            image_digests=dict(zip(entry.key_hashes, images, strict=False)),
+            # One digest stands for every key when all rows got one image.
+            image_digests=(
+                dict.fromkeys(entry.key_hashes, images)
+                if isinstance(images, str)
+                else dict(zip(entry.key_hashes, images, strict=False))
+            ),
             image_columns=list(entry.detail.get("image_columns") or []),
         )

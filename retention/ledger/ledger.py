@@ -171,11 +171,13 @@ class Ledger:
             missing = [k for k in keys if k not in images]
             if missing:
                 raise LedgerError(f"images: {len(missing)} changed key(s) have no after-image")
-            # Rows given the same values share an image: each distinct one is digested once.
-            digests: dict[str, str] = {}
-            for text in {images[k] for k in keys}:
-                digests[text] = self.ring.digest(text)
-            detail["images"] = [digests[images[k]] for k in keys]
+            # Rows given the same values share an image: each distinct one is
+            # digested once, and one image for every key is stored once.
+            digests = {text: self.ring.digest(text) for text in {images[k] for k in keys}}
+            if len(digests) == 1:
+                detail["images"] = next(iter(digests.values()))
+            else:
+                detail["images"] = [digests[images[k]] for k in keys]
             detail["image_columns"] = [
                 checks.name("image_columns", c) for c in intent.get("image_columns") or []
             ]
