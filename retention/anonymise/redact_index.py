@@ -8,12 +8,13 @@ the text can be indexed by in one pass:
 - an email address: itself (any case), at an '@' of the text;
 - a phone number: its last seven digits (all, if fewer), among the text's digits once the
   punctuation people type between them is dropped;
-- a name word: its first three letters, or those of its -nen stem
-  (Virtanen -> Virtasen) or its weak grade (Otto -> Oton), at the start of a
-  word of the text (words of two letters or less: the whole word).
+- a name word: its stem, the start all its forms share (Virtanen -> virta,
+  for Virtasen; Otto -> ot, for Oton), at the start of a word of the text.
 `relevant(text)` gives the identifiers whose key the text holds (for a
 name, a word of the text that is one of its word's forms); the redactor then
-runs only their patterns. A name's initial alone (an "M." before
+runs only their patterns. A stem, not the first three letters: a batch of a
+thousand people has a hundred Pekkas whose names start "pek", and each
+would be tried on every "Pekka..." of every text. A name's initial alone (an "M." before
 someone else's surname) is no key: the text must hold one of its words.
 """
 
@@ -22,21 +23,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
 
 from retention.anonymise.redact_contacts import is_email, phone_pattern
-from retention.anonymise.redact_names import _forms, name_words
+from retention.anonymise.redact_names import name_words, whole_regex, word_forms
 
-_KEY = 3
 _PHONE_TAIL = 7
-_WORD = re.compile(r"[^\W\d_]+")
+_KEY = 3  # letters a name's start is looked up by
+# Where a name's forms may start: a letter after a non-word character (as
+# the redactor's pattern has it; a name word may hold an apostrophe or a
+# hyphen, so the text is not cut into words first: O'Brien-Matti).
+_WORD_START = re.compile(r"(?<!\w)[^\W\d_]")
+_HEAD = re.compile(rf"(?<!\w)[^\W\d_]{{1,{_KEY}}}")
+_LEADING_LETTERS = re.compile(r"[^\W\d_]+")
 _AT_TOKEN = re.compile(r"[^\s@]*@[^\s@]*")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-./()+]")
 _DIGIT_RUN = re.compile(r"\d+")
-# The consonant gradation redact_names applies: Matti -> Matin, Otto -> Oton
-# (for index keys, also inside a word: a key may be found too often, never
-# too rarely).
-_GRADATION = re.compile(r"(.*[^\W\d_])([kpt])\2([aeiouyäö].*)", re.IGNORECASE)
 # Exactly where redact_names applies it (a double k, p or t before a final
 # vowel): a needle must be in every form, and is best as long as that allows.
 _FINAL_GRADATION = re.compile(r"(.*[^\W\d_])([kpt])\2([aeiouyäö])", re.IGNORECASE)
@@ -44,19 +45,6 @@ _FINAL_GRADATION = re.compile(r"(.*[^\W\d_])([kpt])\2([aeiouyäö])", re.IGNOREC
 
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFC", text).casefold()
-
-
-def _name_keys(word: str) -> set[str]:
-    word = _fold(word)
-    if len(word) < _KEY:
-        return {word}
-    forms = {word}
-    if len(word) > 4 and word.endswith("nen"):
-        forms.add(word[:-3] + "s")
-    weak = _GRADATION.fullmatch(word)
-    if weak:
-        forms.add(weak[1] + weak[2] + weak[3])
-    return {form[:_KEY] for form in forms}
 
 
 def name_stem(word: str) -> str:
@@ -78,14 +66,6 @@ def name_stem(word: str) -> str:
     return stem
 
 
-@lru_cache(maxsize=65536)
-def _word_forms(word: str) -> re.Pattern[str]:
-    """Every form of one name word the redactor finds (as a whole word): its
-    own word-forms source, not a whole name pattern (a quarter of the size:
-    compiling is most of this index's cost)."""
-    return re.compile(_forms(word), re.IGNORECASE)
-
-
 class MentionIndex:
     """Identifiers (names, emails, phone numbers) by the keys their written
     forms hold; anything else it cannot key is always relevant."""
@@ -93,7 +73,14 @@ class MentionIndex:
     def __init__(self, identifiers: Iterable[str]) -> None:
         self.emails: dict[str, set[str]] = {}
         self.phones: dict[str, set[str]] = {}
-        self.names: dict[str, set[str]] = {}  # key -> name words
+        # A name's starts by their first letters (at most _KEY): (the start,
+        # what to match where the text has it). A name word's start is its
+        # stem, the start all its forms share; an identifier as given (the
+        # redactor also matches it whole: mvirtanen2, where no word of it
+        # ends) starts with its leading letters.
+        self.starts: dict[str, _Bucket] = {}
+        self.reach = 0
+        self.phone_lengths: list[int] = []  # a number may have only 6 digits
         self.owners: dict[str, set[str]] = {}  # name word -> identifiers
         self.always: set[str] = set()
         for identifier in identifiers:
@@ -107,12 +94,20 @@ class MentionIndex:
                 self.phones.setdefault(tail, set()).add(identifier)
             else:
                 words = name_words(text)
-                if not words:
-                    self.always.add(identifier)
+                leading = _LEADING_LETTERS.match(text)
+                if not words or leading is None:
+                    self.always.add(identifier)  # a whole that may start anywhere
+                else:
+                    self._start(_fold(leading.group()), identifier, whole=True)
                 for word in words:
                     self.owners.setdefault(word, set()).add(identifier)
-                    for key in _name_keys(word):
-                        self.names.setdefault(key, set()).add(word)
+                    self._start(name_stem(word), word, whole=False)
+        self.reach = 2 * max((b.lengths[-1] for b in self.starts.values()), default=0)
+        # Once here, not per text: a batch holds a thousand numbers.
+        self.phone_lengths = sorted({len(tail) for tail in self.phones})
+
+    def _start(self, start: str, target: str, *, whole: bool) -> None:
+        self.starts.setdefault(start[:_KEY], _Bucket()).add(start, target, whole)
 
     def relevant(self, text: str) -> list[str]:
         found = set(self.always)
@@ -122,19 +117,59 @@ class MentionIndex:
                 local, _, domain = token.partition("@")
                 for start in range(len(local)):
                     for end in range(1, len(domain) + 1):
-                        found |= self.emails.get(f"{local[start:]}@{domain[:end]}", set())
+                        found.update(self.emails.get(f"{local[start:]}@{domain[:end]}", ()))
         if self.phones:
-            lengths = {len(tail) for tail in self.phones}  # a number may have only 6 digits
             for run in _DIGIT_RUN.findall(_PHONE_PUNCTUATION.sub("", folded)):
-                for size in lengths:
+                for size in self.phone_lengths:
                     for start in range(len(run) - size + 1):
-                        found |= self.phones.get(run[start : start + size], set())
-        if self.names:
-            # A key only narrows: "Liisa" shares one with "Liisamari", so the
-            # word's own forms decide.
-            for token in set(_WORD.findall(folded)):
-                key = token[:_KEY] if len(token) >= _KEY else token
-                for word in self.names.get(key, ()):
-                    if _word_forms(word).fullmatch(token):
-                        found |= self.owners[word]
+                        found.update(self.phones.get(run[start : start + size], ()))
+        if self.starts:
+            found |= self._names_in(text, folded)
         return sorted(found)
+
+    def _names_in(self, text: str, folded: str) -> set[str]:
+        found: set[str] = set()
+        # Where folding kept every character one character (NFC already,
+        # no ß -> ss), the folded text is read at the text's own positions.
+        aligned = len(folded) == len(text) and unicodedata.is_normalized("NFC", text)
+        if aligned:
+            # Most texts name nobody of the batch: the first letters of
+            # their words, as a set, meet no start (set operations in C,
+            # instead of a loop over every word).
+            heads = set(_HEAD.findall(folded))
+            heads |= {h[:size] for h in heads for size in range(1, len(h))}
+            if heads.isdisjoint(self.starts):
+                return found
+        for word_start in _WORD_START.finditer(text):
+            at = word_start.start()
+            # room for decomposed letters (ä as a and a combining mark)
+            head = folded[at : at + self.reach] if aligned else _fold(text[at : at + self.reach])
+            for size in range(1, min(_KEY, len(head)) + 1):
+                bucket = self.starts.get(head[:size])
+                if bucket is None:
+                    continue
+                for length in bucket.lengths:
+                    # A start only narrows ("Liisa" begins "Liisamari"): the
+                    # redactor's own match, where it would try it, decides.
+                    for target, whole in bucket.by_start.get(head[:length], ()):
+                        if whole:
+                            if whole_regex(target).match(text, at):
+                                found.add(target)
+                        elif word_forms(target).match_end(text, at) is not None:
+                            found |= self.owners[target]
+        return found
+
+
+class _Bucket:
+    """The starts that share their first letters, by start: a batch has a
+    hundred people whose names begin "pek"."""
+
+    def __init__(self) -> None:
+        self.by_start: dict[str, list[tuple[str, bool]]] = {}
+        self.lengths: list[int] = []
+
+    def add(self, start: str, target: str, whole: bool) -> None:
+        listed = self.by_start.setdefault(start, [])
+        if (target, whole) not in listed:
+            listed.append((target, whole))
+        self.lengths = sorted({len(s) for s in self.by_start})

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from retention import identity
-from retention.anonymise.redact import compile_identifiers
+from retention.anonymise.redact import redaction_spans
 from retention.anonymise.redact_index import MentionIndex, name_stem
 from retention.connector import Connector, Key, SubjectStore
 from retention.errors import RetentionError
@@ -269,14 +268,13 @@ def _mentions_rule(
         return None
     values = sorted({v for s in subjects for v in s.redaction_values()})
     # One pattern of a whole batch's identifiers costs milliseconds a text:
-    # each candidate is searched for only the identifiers whose key it holds.
+    # each candidate is searched for only the identifiers whose key it holds,
+    # by the redactor itself (nothing compiled per text or per set).
     index = MentionIndex(values)
 
-    patterns = lru_cache(maxsize=4096)(compile_identifiers)
-
     def mentions(text: str) -> bool:
-        relevant = tuple(index.relevant(text))
-        return bool(relevant) and any(p.search(text) for p in patterns(relevant))
+        relevant = index.relevant(text)
+        return bool(relevant) and bool(redaction_spans(text, relevant))
 
     candidates = connector.find_mentions(name, dataset.free_text, _needles(values), mentions)
     deleted = {
