@@ -5,17 +5,32 @@ as the run's `erasure-certificate` artifact.
 
 Started from the UI (the erasure-request deployment's form), from another
 system with `run_deployment`, or by the event `retention.erasure.requested`
-(tasks/erasure_trigger.py)."""
+(tasks/erasure_trigger.py).
+
+Prefect keeps a flow run's parameters in its database for as long as it
+keeps the run: the register must not keep a forgotten person's identities
+there. So the flow overwrites its own run's stored parameters with a copy
+that names nobody (`forgotten`), first thing when its body starts and again
+when the run ends however it ends (hooks on completion, failure, crash and
+cancellation; a request refused by validation never reaches the body).
+What the event path leaves in Prefect's events table: README, "Erasure
+requests through Prefect"."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
+from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import deployment, flow_run
+from prefect.states import State
+from pydantic import ValidationError
 
 from flows.approval import ask_operator
 from retention.pipeline.erase import ErasureRequest
@@ -28,8 +43,62 @@ from tasks.steps import prefect_steps
 
 DEFAULT_POLICY = "deployments/id-north/policy.yaml"
 
+# What a run's stored parameters keep of the request: the reference, the
+# kind, who received it and an override's reason (all in the ledger too).
+# An allowlist, not a list of identity fields: a request that failed
+# validation may hold an identity under any key.
+_REQUEST_KEPT = ("request_id", "kind", "requested_by", "override_restriction")
+_SETTINGS_KEPT = ("policy", "dry_run", "approval_timeout_s", "lease_wait_s")
 
-@flow(name="erasure-request")
+
+def forgotten(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """The flow run's parameters with every identity of the request removed.
+    Idempotent; the result still fits the flow's parameter schema, but a
+    retry of the run from the UI is refused (no identity to find anyone by):
+    a failed request is sent again instead, with the same request id."""
+    request = parameters.get("request")
+    if isinstance(request, ErasureRequest):
+        request = request.model_dump(mode="json")
+    kept = (
+        {k: request[k] for k in _REQUEST_KEPT if k in request}
+        if isinstance(request, Mapping)
+        else {}
+    )
+    try:
+        # Validated so that a malformed reference is dropped, not kept.
+        safe = ErasureRequest.model_validate(kept).model_dump(mode="json")
+    except ValidationError:  # no valid reference: nothing of the request is kept
+        safe = {}
+    settings = {
+        k: v for k in _SETTINGS_KEPT if isinstance(v := parameters.get(k), (str, int, float, bool))
+    }
+    return {"request": safe, **settings}
+
+
+def forget_request(flow_run_id: UUID, parameters: Mapping[str, Any]) -> None:
+    """Overwrite the run's stored parameters (a PATCH of the flow run: the
+    server replaces them whole, it does not merge)."""
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(flow_run_id, parameters=forgotten(parameters))
+
+
+def _forget_at_end(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    # The body forgot the request when it started; this covers a run that
+    # ended before its body did (parameters refused by validation, a crash
+    # or a cancellation before start). Prefect logs a hook's error; the
+    # error names no identity (forgotten's output only is sent).
+    # (The argument names are Prefect's hook protocol's.)
+    forget_request(flow_run.id, flow_run.parameters)
+
+
+@flow(
+    name="erasure-request",
+    persist_result=False,  # the certificates are in the ledger; no copy in result storage
+    on_completion=[_forget_at_end],
+    on_failure=[_forget_at_end],
+    on_crashed=[_forget_at_end],
+    on_cancellation=[_forget_at_end],
+)
 def erasure_request(
     request: ErasureRequest,
     policy: str = DEFAULT_POLICY,
@@ -49,6 +118,23 @@ def erasure_request(
         lease_wait_s: How long to wait when another run is applying.
     """
     log_bridge.install()
+    # Before anything else, so that the identities are out of Prefect's
+    # database while the run works or waits for an approval; the request is
+    # in memory from here on. If the API refuses, the run fails before
+    # changing anything and its failure hook tries again.
+    this_run = flow_run.id
+    if this_run is not None:
+        settings = {
+            "policy": policy,
+            "dry_run": dry_run,
+            "approval_timeout_s": approval_timeout_s,
+            "lease_wait_s": lease_wait_s,
+        }
+        forget_request(UUID(this_run), {"request": request, **settings})
+        get_run_logger().info(
+            "request %s: its identities are removed from this run's stored parameters",
+            request.request_id,
+        )
 
     def ask(waiting: dict[str, str], plans: list[RulePlan]) -> Answer:
         return ask_operator(waiting, plans, approval_timeout_s)
