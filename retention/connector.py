@@ -138,6 +138,18 @@ class Connector(Protocol):
 
 
 @runtime_checkable
+class RelatedByOwner(Protocol):
+    """A SubjectStore that finds the related records of a whole batch at
+    once (SQL): per dataset below, each record with the owners (request
+    ids) whose records it is below; None when it cannot tell the owners
+    apart (the caller then asks `related` per owner)."""
+
+    def related_by_owner(
+        self, dataset: str, owners: Mapping[Key, set[str]]
+    ) -> dict[str, dict[Key, set[str]]] | None: ...
+
+
+@runtime_checkable
 class SubjectStore(Protocol):
     """What a store with relations and free text (SQL) adds for erasure
     requests. A store without it (media) is searched with find_subject."""

@@ -32,7 +32,12 @@ from connectors.sql.holds import HoldCheck, held_keys, hold_checks
 from connectors.sql.keys import one_of
 from connectors.sql.preflight import preflight
 from connectors.sql.reflect import Catalog, column_of
-from connectors.sql.related import mention_candidates, related_records, subject_records
+from connectors.sql.related import (
+    mention_candidates,
+    related_by_owner,
+    related_records,
+    subject_records,
+)
 from connectors.sql.subject import find_subject_keys
 from connectors.sql.values import chunked, coerce
 from retention.errors import ConnectionFailed, RetentionError
@@ -272,6 +277,18 @@ class SqlConnector:
             return {}
         with self._reachable(), self.engine.connect() as conn:
             return related_records(conn, self.graph(), dataset, self._keys(dataset, keys))
+
+    def related_by_owner(
+        self, dataset: str, owners: Mapping[Key, set[str]]
+    ) -> dict[str, dict[Key, set[str]]] | None:
+        """`related` for many owners' records at once (None: ask per owner)."""
+        if not owners:
+            return {}
+        owned: dict[Key, set[str]] = {}
+        for key, who in owners.items():
+            owned.setdefault(self._keys(dataset, [key])[0], set()).update(who)
+        with self._reachable(), self.engine.connect() as conn:
+            return related_by_owner(conn, self.graph(), dataset, owned)
 
     def find_mentions(
         self,

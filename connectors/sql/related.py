@@ -19,8 +19,9 @@ import sqlalchemy as sa
 
 from connectors.base import Key
 from connectors.sql.delete import IN_LIST_SIZE, child_keys, parent_values
-from connectors.sql.graph import Graph
+from connectors.sql.graph import Edge, Graph
 from connectors.sql.keys import one_of
+from connectors.sql.paths import discriminator_clauses
 from connectors.sql.reflect import column_of
 from connectors.sql.subject import digits_only, find_subject_keys
 from connectors.sql.values import chunked
@@ -123,6 +124,77 @@ def related_records(
             if new:
                 frontier.append((edge.child, new))
     return {name: list(keys) for name, keys in found.items() if keys}
+
+
+def related_by_owner(
+    conn: sa.Connection, graph: Graph, dataset: str, owners: Mapping[Key, set[str]]
+) -> dict[str, dict[Key, set[str]]] | None:
+    """related_records for many owners' records at once: per dataset below,
+    each record with the owners (requests) whose records it is below. One
+    statement per relation and chunk of keys, where a call per owner cost a
+    statement per owner, relation and level (a thousand requests: 11,000,
+    each a scan where the child column has no index).
+
+    None when a child's link value is not exactly one its parents gave (a
+    collation that compares 'ABC' and 'abc' equal, a value of another
+    type): which owner it belongs to is then unknown here, and the caller
+    asks per owner instead."""
+    found: dict[str, dict[Key, set[str]]] = {}
+    frontier: list[tuple[str, dict[Key, set[str]]]] = [(dataset, dict(owners))]
+    while frontier:
+        node, parents = frontier.pop()
+        for edge in graph.children.get(node, []):
+            by_value = _owners_by_value(conn, graph, edge, parents)
+            seen = found.setdefault(edge.child, {})
+            new: dict[Key, set[str]] = {}
+            for value, child in _children_by_value(conn, graph, edge, list(by_value)):
+                if value not in by_value:
+                    return None
+                added = by_value[value] - seen.get(child, set())
+                if added:
+                    seen.setdefault(child, set()).update(added)
+                    new.setdefault(child, set()).update(added)
+            if new:
+                frontier.append((edge.child, new))
+    return {name: records for name, records in found.items() if records}
+
+
+def _owners_by_value(
+    conn: sa.Connection, graph: Graph, edge: Edge, parents: Mapping[Key, set[str]]
+) -> dict[object, set[str]]:
+    """The parent column's values (what children point at), with their owners."""
+    parent = graph.node(edge.parent)
+    if edge.parent_column == parent.key:
+        return {key: set(owned) for key, owned in parents.items()}
+    out: dict[object, set[str]] = {}
+    key, column = parent.table.c[parent.key], parent.table.c[edge.parent_column]
+    for part in chunked(list(parents), IN_LIST_SIZE):
+        query = sa.select(key, column).where(one_of(conn, key, part), column.is_not(None))
+        for parent_key, value in conn.execute(query):
+            out.setdefault(value, set()).update(parents[parent_key])
+    return out
+
+
+def _children_by_value(
+    conn: sa.Connection, graph: Graph, edge: Edge, values: Sequence[object]
+) -> list[tuple[object, Key]]:
+    """(the parent value it points at, child key) for the children of these
+    values, as child_keys finds them (discriminator, link table)."""
+    child = graph.node(edge.child)
+    key = child.table.c[child.key]
+    pairs: list[tuple[object, Key]] = []
+    for part in chunked(list(values), IN_LIST_SIZE):
+        if edge.link is None:
+            column = child.table.c[edge.child_column or ""]
+            query = sa.select(column, key).where(one_of(conn, column, part))
+        else:
+            linked = edge.link.c[edge.link_parent or ""]
+            query = sa.select(linked, key).where(
+                one_of(conn, linked, part), edge.link.c[edge.link_child or ""] == key
+            )
+        query = query.where(*discriminator_clauses(graph, edge, child.table))
+        pairs += [(value, child_key) for value, child_key in conn.execute(query)]
+    return pairs
 
 
 def _escaped(needle: str) -> str:

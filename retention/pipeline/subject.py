@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from retention import identity
-from retention.connector import Connector, Key, SubjectStore
+from retention.connector import Connector, Key, RelatedByOwner, SubjectStore
 from retention.errors import IdentityError
 from retention.logs import get_logger
 
@@ -168,10 +168,35 @@ def _adopt(subject: Subject, canon: set[tuple[str, str]]) -> bool:
 
 
 def _add_related(subjects: list[Subject], system: str, connector: SubjectStore) -> None:
+    # The whole batch per dataset in one call: a call per subject and
+    # dataset cost a statement per subject, relation and level.
+    owners: dict[str, dict[Key, set[str]]] = {}
     for subject in subjects:
-        for qualified, keys in list(subject.direct.items()):
+        for qualified, keys in subject.direct.items():
             owner, dataset = qualified.split(".", 1)
-            if owner != system or not keys:
-                continue
-            for child, child_keys in connector.related(dataset, sorted(keys, key=str)).items():
-                subject.related.setdefault(f"{system}.{child}", set()).update(child_keys)
+            if owner == system:
+                for key in keys:
+                    owners.setdefault(dataset, {}).setdefault(key, set()).add(subject.request_id)
+    by_id = {s.request_id: s for s in subjects}
+    for dataset, owned in owners.items():
+        found = None
+        if isinstance(connector, RelatedByOwner):
+            found = connector.related_by_owner(dataset, owned)
+        if found is None:
+            _add_related_one_by_one(subjects, system, dataset, connector)
+            continue
+        for child, records in found.items():
+            for key, request_ids in records.items():
+                for request_id in request_ids:
+                    by_id[request_id].related.setdefault(f"{system}.{child}", set()).add(key)
+
+
+def _add_related_one_by_one(
+    subjects: list[Subject], system: str, dataset: str, connector: SubjectStore
+) -> None:
+    for subject in subjects:
+        keys = subject.direct.get(f"{system}.{dataset}")
+        if not keys:
+            continue
+        for child, child_keys in connector.related(dataset, sorted(keys, key=str)).items():
+            subject.related.setdefault(f"{system}.{child}", set()).update(child_keys)
