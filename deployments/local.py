@@ -35,6 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deployments import deploy as deploy_step  # noqa: E402
+from tasks.erasure_trigger import EVENT_RETENTION_SETTING, event_retention_overrides  # noqa: E402
 
 ROOT = deploy_step.ROOT
 DEMO_BLOCK_NOTE = "retention-demo-inbox"  # marks the block this script made
@@ -106,6 +107,9 @@ def server_env(home: Path, port: int) -> dict[str, str]:
         "PREFECT_UI_API_URL": api,
         "PREFECT_UI_URL": f"http://127.0.0.1:{port}",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # The erasure-request event and the automation's record of it hold
+        # the person's identities: trimmed within two hours, not seven days.
+        EVENT_RETENTION_SETTING: event_retention_overrides(),
     }
 
 

@@ -10,7 +10,9 @@ the run's stored parameters keep the request id and who received it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import re
 import sqlite3
@@ -24,12 +26,18 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.events import emit_event
-from prefect.settings import PREFECT_SERVER_DATABASE_CONNECTION_URL
+from prefect.server.database import provide_database_interface
+from prefect.server.services.db_vacuum import vacuum_events_with_retention_overrides
+from prefect.settings import (
+    PREFECT_SERVER_DATABASE_CONNECTION_URL,
+    PREFECT_SERVER_SERVICES_DB_VACUUM_EVENT_RETENTION_OVERRIDES,
+    temporary_settings,
+)
 
 from flows.erasure_request import erasure_request
 from retention import identity
 from retention.pipeline.erase import ErasureRequest
-from tasks.erasure_trigger import EVENT, ensure_erasure_automation
+from tasks.erasure_trigger import EVENT, ensure_erasure_automation, event_retention_overrides
 from tests.demo_world import make_world
 from tests.snapshots import query
 from tests.test_erasure import a_person_with_everything
@@ -86,7 +94,7 @@ def test_prefect_forgets_the_person_of_a_failed_or_refused_request(prefect_harne
     refuses the other before it starts (its request does not validate: an
     unknown key carries the email). Neither needs a world: nothing is
     reached."""
-    email, phone = f"forget.{uuid.uuid4().hex[:6]}@example.fi", "+358 40 765 4321"
+    email, phone = a_stranger()
     failed = erasure_request(
         ErasureRequest(request_id=f"FAIL-{uuid.uuid4().hex[:6]}", email=[email], phone=[phone]),
         policy="no/such/policy.yaml",
@@ -102,9 +110,15 @@ def test_prefect_forgets_the_person_of_a_failed_or_refused_request(prefect_harne
 
 
 def test_an_erasure_requested_event_runs_the_deployment_with_its_request(prefect_harness):
+    """And what the event path leaves in Prefect: the event and the
+    automation's `prefect.automation.triggered` hold the request until the
+    database vacuum trims them by the per-type retention the server is given
+    (event_retention_overrides; run here with 1 s instead of an hour); the
+    run, never started here (no worker), holds it until deleted."""
     runner = erasure_request.to_deployment(name="erasure-request")
     deployment_id: UUID = runner.apply()  # type: ignore[union-attr,assignment]
     request_id = f"EVT-{uuid.uuid4().hex[:6]}"
+    email, phone = a_stranger()
     with get_client(sync_client=True) as client:
         ensure_erasure_automation(client, deployment_id)
         deadline = time.monotonic() + 30
@@ -115,7 +129,7 @@ def test_an_erasure_requested_event_runs_the_deployment_with_its_request(prefect
             emit_event(
                 event=EVENT,
                 resource={"prefect.resource.id": f"retention.erasure-request.{request_id}"},
-                payload={"request": {"request_id": request_id, "email": ["anna@example.fi"]}},
+                payload={"request": {"request_id": request_id, "email": [email], "phone": [phone]}},
             )
             time.sleep(1.0)
             runs = [
@@ -125,11 +139,37 @@ def test_an_erasure_requested_event_runs_the_deployment_with_its_request(prefect
                 )
                 if r.parameters.get("request", {}).get("request_id") == request_id
             ]
-    assert runs, "no run of the erasure-request deployment was started by the event"
-    assert runs[0].parameters["request"]["email"] == ["anna@example.fi"]
+        assert runs, "no run of the erasure-request deployment was started by the event"
+        assert runs[0].parameters["request"]["email"] == [email]
+
+        # The server persists events in batches: wait for both kinds, each
+        # holding the email and the phone number.
+        in_events = 0
+        while time.monotonic() < deadline and in_events < 4:
+            time.sleep(0.5)
+            in_events = identity_hits(email, phone).count("events.payload")
+        assert in_events >= 4, identity_hits(email, phone)
+        time.sleep(1.1)
+        overrides = json.loads(event_retention_overrides(seconds=1))
+        with temporary_settings(
+            {PREFECT_SERVER_SERVICES_DB_VACUUM_EVENT_RETENTION_OVERRIDES: overrides}
+        ):
+            # The vacuum's own step (Prefect's server runs it hourly), on the
+            # harness's database.
+            asyncio.run(vacuum_events_with_retention_overrides(db=provide_database_interface()))
+        assert set(identity_hits(email, phone)) == {"flow_run.parameters"}
+        for run in runs:
+            client.delete_flow_run(run.id)
+    assert identity_hits(email, phone) == []
 
 
 # --- What Prefect keeps of a request ------------------------------------------
+
+
+def a_stranger() -> tuple[str, str]:
+    """An email and a mobile number no other test uses."""
+    number = uuid.uuid4().int % 10_000_000
+    return f"stranger.{number:07d}@example.fi", f"+358 40 {number:07d}"
 
 
 def identity_hits(email: str, phone: str) -> list[str]:
