@@ -14,8 +14,10 @@ LIKE per needle per column per row costs the database needles x rows
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from connectors.base import Key
 from connectors.sql.delete import IN_LIST_SIZE, child_keys, parent_values
@@ -159,6 +161,26 @@ def related_by_owner(
     return {name: records for name, records in found.items() if records}
 
 
+def _among(
+    conn: sa.Connection, column: sa.ColumnElement[Any], values: Sequence[Any]
+) -> sa.ColumnElement[bool]:
+    """`column IN values` for a column that may have no index (a child's
+    link column: user_id, thread_id). one_of's `= ANY(CAST(:text AS
+    INTEGER[]))` parses the array again for every row PostgreSQL filters
+    (a second per 10,000 rows with 1,000 keys, measured); IN (SELECT
+    unnest(...)) reads it once and hashes it."""
+    if conn.dialect.name != "postgresql":
+        return one_of(conn, column, values)
+    if all(type(v) is int for v in values):
+        literal = "{" + ",".join(map(str, values)) + "}"
+        array: sa.ColumnElement[Any] = sa.cast(
+            sa.bindparam(None, value=literal, type_=sa.Text), postgresql.ARRAY(column.type)
+        )
+    else:
+        array = sa.bindparam(None, value=list(values), type_=postgresql.ARRAY(column.type))
+    return column.in_(sa.select(sa.func.unnest(array)))
+
+
 def _owners_by_value(
     conn: sa.Connection, graph: Graph, edge: Edge, parents: Mapping[Key, set[str]]
 ) -> dict[object, set[str]]:
@@ -169,7 +191,7 @@ def _owners_by_value(
     out: dict[object, set[str]] = {}
     key, column = parent.table.c[parent.key], parent.table.c[edge.parent_column]
     for part in chunked(list(parents), IN_LIST_SIZE):
-        query = sa.select(key, column).where(one_of(conn, key, part), column.is_not(None))
+        query = sa.select(key, column).where(_among(conn, key, part), column.is_not(None))
         for parent_key, value in conn.execute(query):
             out.setdefault(value, set()).update(parents[parent_key])
     return out
@@ -186,11 +208,11 @@ def _children_by_value(
     for part in chunked(list(values), IN_LIST_SIZE):
         if edge.link is None:
             column = child.table.c[edge.child_column or ""]
-            query = sa.select(column, key).where(one_of(conn, column, part))
+            query = sa.select(column, key).where(_among(conn, column, part))
         else:
             linked = edge.link.c[edge.link_parent or ""]
             query = sa.select(linked, key).where(
-                one_of(conn, linked, part), edge.link.c[edge.link_child or ""] == key
+                _among(conn, linked, part), edge.link.c[edge.link_child or ""] == key
             )
         query = query.where(*discriminator_clauses(graph, edge, child.table))
         pairs += [(value, child_key) for value, child_key in conn.execute(query)]
