@@ -92,10 +92,11 @@ def run_erase(
                 heartbeat.stop()
                 ledger.release_lease(args.run_id)  # the sweep's end released it already
         result = ErasureResult(summary, prepared)
+        # One read of the ledger for the batch: a read per request read
+        # every request entry each time (requests x entries).
+        latest = ledger.latest_requests([r.request_id for r in requests]) if ledger else {}
         for request in requests:
-            entry = prepared.already.get(request.request_id)
-            if entry is None and ledger is not None:
-                entry = ledger.latest_request(request.request_id)
+            entry = prepared.already.get(request.request_id) or latest.get(request.request_id)
             if entry is not None:
                 result.certificates.append(certificate_of(entry))
         for subject in prepared.subjects if dry_run else []:

@@ -32,13 +32,19 @@ NAMES = [
     "Anni Virtanen",
     "Jean-Luc Picard",
 ]
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
 CONTACTS = ["matti.virtanen@example.fi", "+358 40 123 4567", "040-1234567", "a.b@c.de"]
 PIECES = [
-    *"Matti Virtanen Virtasen Virtaselle Matin Anna-Liisa Anna Liisa Mäkisen Li Wang".split(),
-    *"O'Brien O'Brienin Oton Otto Ottokin Laine Laineen Pekan Pekka Smith's Smith:n".split(),
-    *"Picard Jean-Luc Åsa Öberg mvirtanen @mvirtanen lnieminenqj000250 Ng I met".split(),
-    *"x Virtanen2 _Matti Matti_ M.Virtanen Virtanen, Matin's Anni Annin Mattikin".split(),
-    *"M. V. L. W. K. A. Ä. N. O. MATTI.VIRTANEN@EXAMPLE.FI matti.virtanen@example.fi".split(),
+    *_words("Matti Virtanen Virtasen Virtaselle Matin Anna-Liisa Anna Liisa Mäkisen Li Wang"),
+    *_words("O'Brien O'Brienin Oton Otto Ottokin Laine Laineen Pekan Pekka Smith's Smith:n"),
+    *_words("Picard Jean-Luc Åsa Öberg mvirtanen @mvirtanen lnieminenqj000250 Ng I met"),
+    *_words("x Virtanen2 _Matti Matti_ M.Virtanen Virtanen, Matin's Anni Annin Mattikin"),
+    *_words("M. V. L. W. K. A. Ä. N. O. MATTI.VIRTANEN@EXAMPLE.FI matti.virtanen@example.fi"),
     "Ma\u0308kinen",
     "040 123 4567",
     "\ue000",

@@ -416,6 +416,8 @@ def _record_requests(
     # Each entry's hashes as sets once, not per request: a batch of a
     # thousand requests against entries of a thousand keys each.
     sets: dict[int, _EntrySets] = {}
+    mentions = _mention_counts(entries, summary)
+    written: list[dict[str, Any]] = []
     for subject in prepared.subjects:
         request = requests[subject.request_id]
         datasets: dict[str, dict[str, Any]] = {}
@@ -428,18 +430,22 @@ def _record_requests(
             datasets.setdefault(qualified, {})["kept_by_policy"] = why
         restricted = prepared.restricted.get(subject.request_id, [])
         status = _request_status(summary, subject, restricted)
-        ledger.record_request(
-            run_id=summary.run_id,
-            request_id=subject.request_id,
-            kind=request.kind,
-            status=status,
-            subjects=sorted(subject.all_values() | subject.names),
-            requested_by=request.requested_by,
-            datasets=datasets,
-            restricted=restricted,
-            override=request.override_restriction,
-            mentions=_mention_counts(entries, summary),
+        written.append(
+            {
+                "run_id": summary.run_id,
+                "request_id": subject.request_id,
+                "kind": request.kind,
+                "status": status,
+                "subjects": sorted(subject.all_values() | subject.names),
+                "requested_by": request.requested_by,
+                "datasets": datasets,
+                "restricted": restricted,
+                "override": request.override_restriction,
+                "mentions": mentions,
+            }
         )
+    # One ledger transaction for the batch's entries, not a commit each.
+    ledger.record_requests(written)
 
 
 _EntrySets = tuple[frozenset[str], dict[str, frozenset[str]]]
