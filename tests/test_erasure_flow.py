@@ -176,8 +176,9 @@ def identity_hits(email: str, phone: str) -> list[str]:
     """Where Prefect holds the email (any case) or the phone number (any
     spelling, compared digit by digit), one entry per value found: each
     text cell of each table of its database, read with SQL (what Prefect
-    holds; the SQLite file's free pages are README's matter), and every file
-    in its home folder, result storage included, read as bytes."""
+    holds; older page images left in its write-ahead log are README's
+    matter), and every file in its home folder, result storage included,
+    read as bytes."""
     digits = set(identity.parse_phone(phone).digit_forms()) | {re.sub(r"\D", "", phone)}
 
     def found(text: str) -> list[str]:
