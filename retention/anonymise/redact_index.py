@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 
 from retention.anonymise.redact_contacts import is_email, phone_pattern
 from retention.anonymise.redact_names import name_words, whole_regex, word_forms
@@ -66,6 +67,20 @@ def name_stem(word: str) -> str:
     return stem
 
 
+@lru_cache(maxsize=65536)
+def _classified(text: str) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """(kind, key, name words with their stems) of one identifier, once a
+    process: each redact step of a batch's rules indexes the same thousands
+    of identifiers, and telling a phone number costs a parse."""
+    if is_email(text):
+        return "email", _fold(text), ()
+    if phone_pattern(text) is not None:
+        return "phone", re.sub(r"\D", "", text)[-_PHONE_TAIL:], ()
+    leading = _LEADING_LETTERS.match(text)
+    words = tuple((word, name_stem(word)) for word in name_words(text))
+    return "name", _fold(leading.group()) if leading else "", words
+
+
 class MentionIndex:
     """Identifiers (names, emails, phone numbers) by the keys their written
     forms hold; anything else it cannot key is always relevant."""
@@ -87,21 +102,19 @@ class MentionIndex:
             text = " ".join(str(identifier).split())
             if not text:
                 continue
-            if is_email(text):
-                self.emails.setdefault(_fold(text), set()).add(identifier)
-            elif phone_pattern(text) is not None:
-                tail = re.sub(r"\D", "", text)[-_PHONE_TAIL:]
-                self.phones.setdefault(tail, set()).add(identifier)
+            kind, key, words = _classified(text)
+            if kind == "email":
+                self.emails.setdefault(key, set()).add(identifier)
+            elif kind == "phone":
+                self.phones.setdefault(key, set()).add(identifier)
             else:
-                words = name_words(text)
-                leading = _LEADING_LETTERS.match(text)
-                if not words or leading is None:
+                if not words or not key:
                     self.always.add(identifier)  # a whole that may start anywhere
                 else:
-                    self._start(_fold(leading.group()), identifier, whole=True)
-                for word in words:
+                    self._start(key, identifier, whole=True)
+                for word, stem in words:
                     self.owners.setdefault(word, set()).add(identifier)
-                    self._start(name_stem(word), word, whole=False)
+                    self._start(stem, word, whole=False)
         self.reach = 2 * max((b.lengths[-1] for b in self.starts.values()), default=0)
         # Once here, not per text: a batch holds a thousand numbers.
         self.phone_lengths = sorted({len(tail) for tail in self.phones})
@@ -169,7 +182,10 @@ class _Bucket:
         self.lengths: list[int] = []
 
     def add(self, start: str, target: str, whole: bool) -> None:
-        listed = self.by_start.setdefault(start, [])
+        if start not in self.by_start:
+            self.by_start[start] = []
+            if len(start) not in self.lengths:
+                self.lengths = sorted([*self.lengths, len(start)])
+        listed = self.by_start[start]
         if (target, whole) not in listed:
             listed.append((target, whole))
-        self.lengths = sorted({len(s) for s in self.by_start})
