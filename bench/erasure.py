@@ -6,8 +6,10 @@ Builds, in PostgreSQL (TEST_POSTGRES_URL), the helpdesk- and CRM-shaped
 schemas of tests/third_party.py with N people each (the same people in
 both: one email finds a person in both systems), one policy over both
 systems, and an identical copy of each database. Then, twice:
+(a0) an ordinary subject (about 20 rows), then
 (a) one subject whose records have `--children` more child rows (half of
     them helpdesk tickets with their threads and entries, half CRM notes);
+    (a) minus (a0) is the cost of those rows without the run's fixed costs;
 (b) `--requests` requests in one batch, one person each;
 each is erased with `retention erase`'s core (tasks.erase.run_erase: the
 policy, resolution in both systems, restriction and holds, set-wise rules
@@ -62,6 +64,7 @@ from tests.third_party import (  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 AS_OF = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
+ORDINARY = 150  # (a0): a person with the usual rows, outside the batch
 
 
 def say(message: str) -> None:
@@ -72,7 +75,7 @@ def say(message: str) -> None:
 def schemas(base: str, names: list[str]) -> Iterator[dict[str, str]]:
     """Fresh PostgreSQL schemas, a URL for each (search_path set), dropped after."""
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    made = {name: f"bench_{name}_{uuid.uuid4().hex[:8]}" for name in names}
+    made = {name: f"erasure_bench_{name}_{uuid.uuid4().hex[:8]}" for name in names}
     with admin.connect() as conn:
         for schema in made.values():
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
@@ -245,14 +248,14 @@ def main() -> None:
         raise SystemExit("--requests must leave room: at most --subjects - 200")
     with (
         tempfile.TemporaryDirectory() as tmp,
-        schemas(base, ["hd", "hd_copy", "crm", "crm_copy", "ledger"]) as names,
+        schemas(base, ["hd", "hd_copy", "crm", "crm_copy", "evidence"]) as names,
     ):
         folder = Path(tmp)
         policy = merged_policy(folder)
         os.environ.update(
             RETENTION_HELPDESK_URL=names["hd"],
             RETENTION_CRM_URL=names["crm"],
-            RETENTION_LEDGER_URL=names["ledger"],
+            RETENTION_LEDGER_URL=names["evidence"],
             RETENTION_HASH_KEY="bench-erasure-key",
         )
         say(f"building {args.subjects} people in a helpdesk and a CRM (and a copy of each) ...")
@@ -264,10 +267,26 @@ def main() -> None:
         copy_schema(engine, names["hd:schema"], names["hd_copy:schema"], helpdesk)
         copy_schema(engine, names["crm:schema"], names["crm_copy:schema"], crm)
         say(f"built {rows} rows per copy in {time.perf_counter() - started:.1f} s")
-        one = [ErasureRequest(request_id="ONE", email=[SUBJECT.emails[0]], name=[SUBJECT.name])]
         profile = folder / "profile.out" if args.profile else None
+        # An ordinary person first (about 20 rows): the same run's fixed
+        # costs (policy, connections, reflection, ledger, mention search)
+        # with few rows, so (a) minus this is the cost of the extra rows.
+        plain = person(ORDINARY)
+        few = [ErasureRequest(request_id="FEW", email=[plain.emails[0]], name=[plain.name])]
+        a0 = scenario("(a0) one ordinary subject", few, policy, engine, names, None)
+        one = [ErasureRequest(request_id="ONE", email=[SUBJECT.emails[0]], name=[SUBJECT.name])]
         a = scenario("(a) one subject", one, policy, engine, names, profile)
+        marginal = {
+            "rows": a["rows_changed"] - a0["rows_changed"],
+            "pipeline_s": round(a["pipeline_s"] - a0["pipeline_s"], 3),
+            "row_by_row_s": round(a["row_by_row_s"] - a0["row_by_row_s"], 3),
+        }
+        if marginal["pipeline_s"] > 0:
+            marginal["ratio_row_by_row_over_pipeline"] = round(
+                marginal["row_by_row_s"] / marginal["pipeline_s"], 1
+            )
         people = [person(i) for i in range(200, 200 + args.requests) if i != SUBJECT_AT]
+        assert ORDINARY < 200 and ORDINARY != SUBJECT_AT  # not in the batch
         batch = [
             ErasureRequest(request_id=f"B-{n}", email=[p.emails[0]], name=[p.name])
             for n, p in enumerate(people)
@@ -279,7 +298,9 @@ def main() -> None:
             {
                 "subjects": args.subjects,
                 "rows_per_copy": rows,
+                **{f"ordinary_subject_{k}": v for k, v in a0.items()},
                 **{f"one_subject_{k}": v for k, v in a.items()},
+                **{f"one_subject_extra_rows_{k}": v for k, v in marginal.items()},
                 **{f"batch_{k}": v for k, v in b.items()},
             }
         )
