@@ -167,7 +167,7 @@ def test_two_processes_appending_at_once_make_one_chain(ledger_url: str, tmp_pat
                                        keys=[f"{{run}}-{{i}}"])
             ledger.record_completion(seq, done=[f"{{run}}-{{i}}"], cascaded={{}}, kept=[],
                                      failed=[])
-            time.sleep(0.003)  # a batch's own work: lets the other writer take the lock
+            time.sleep(0.02)  # a batch's own work: lets the other writer take the lock
         ledger.end_run(run_id=run, summary={{"deleted": 40}})
     """
     code = textwrap.dedent(script.format(url=ledger_url))
