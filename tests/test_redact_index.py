@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retention.anonymise.redact import redact_text
-from retention.anonymise.redact_index import MentionIndex, name_stem
+from retention.anonymise.redact_index import MentionIndex, _any_of, name_stem
 
 PEOPLE = [
     ("Matti Virtanen", "matti.virtanen@example.fi", "+358 40 123 4567"),
@@ -65,3 +65,19 @@ def test_a_name_stem_is_in_every_form_the_redactor_finds():
             assert stem in form.casefold(), (word, stem, form)
     assert name_stem("Laine") == "laine" and name_stem("Virtanen") == "virta"
     assert name_stem("Pekkarinen") == "pekkari"  # no weak grade inside a word
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text("abö'-.[]^\\ ", max_size=4), max_size=8),
+    st.text("abö'-.[]^\\ x", max_size=30),
+)
+def test_the_start_finder_finds_every_place_a_start_begins(starts, text):
+    """The pre-filter of a text (one trie pattern of every name start) finds
+    a start wherever one begins, also one inside another, one that is a
+    start of another, and one of the characters a pattern treats specially."""
+    anywhere, where = _any_of(tuple(sorted(set(starts))))
+    places = {m.start() for m in where.finditer(text)}
+    expected = {i for i in range(len(text) + 1) for s in starts if text.startswith(s, i)}
+    assert places == expected
+    assert (anywhere.search(text) is not None) == bool(expected)

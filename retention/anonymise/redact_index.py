@@ -24,6 +24,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
+from typing import Any
 
 from retention.anonymise.redact_contacts import is_email, phone_pattern
 from retention.anonymise.redact_names import name_words, whole_regex, word_forms
@@ -34,7 +35,6 @@ _KEY = 3  # letters a name's start is looked up by
 # the redactor's pattern has it; a name word may hold an apostrophe or a
 # hyphen, so the text is not cut into words first: O'Brien-Matti).
 _WORD_START = re.compile(r"(?<!\w)[^\W\d_]")
-_HEAD = re.compile(rf"(?<!\w)[^\W\d_]{{1,{_KEY}}}")
 _LEADING_LETTERS = re.compile(r"[^\W\d_]+")
 _AT_TOKEN = re.compile(r"[^\s@]*@[^\s@]*")
 _PHONE_PUNCTUATION = re.compile(r"[\s\-./()+]")
@@ -98,6 +98,8 @@ class MentionIndex:
         self.phone_lengths: list[int] = []  # a number may have only 6 digits
         self.owners: dict[str, set[str]] = {}  # name word -> identifiers
         self.always: set[str] = set()
+        # Any start, anywhere (and where each is): built on first use.
+        self._found_by: tuple[re.Pattern[str], re.Pattern[str]] | None = None
         for identifier in identifiers:
             text = " ".join(str(identifier).split())
             if not text:
@@ -119,8 +121,18 @@ class MentionIndex:
         # Once here, not per text: a batch holds a thousand numbers.
         self.phone_lengths = sorted({len(tail) for tail in self.phones})
 
+    def _finder(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        if self._found_by is None:
+            self._found_by = _any_of(
+                tuple(sorted(s for bucket in self.starts.values() for s in bucket.by_start))
+            )
+        return self._found_by
+
     def _start(self, start: str, target: str, *, whole: bool) -> None:
-        self.starts.setdefault(start[:_KEY], _Bucket()).add(start, target, whole)
+        bucket = self.starts.get(start[:_KEY])
+        if bucket is None:
+            bucket = self.starts[start[:_KEY]] = _Bucket()
+        bucket.add(start, target, whole)
 
     def relevant(self, text: str) -> list[str]:
         found = set(self.always)
@@ -146,15 +158,20 @@ class MentionIndex:
         # no ß -> ss), the folded text is read at the text's own positions.
         aligned = len(folded) == len(text) and unicodedata.is_normalized("NFC", text)
         if aligned:
-            # Most texts name nobody of the batch: the first letters of
-            # their words, as a set, meet no start (set operations in C,
-            # instead of a loop over every word).
-            heads = set(_HEAD.findall(folded))
-            heads |= {h[:size] for h in heads for size in range(1, len(h))}
-            if heads.isdisjoint(self.starts):
+            anywhere, where = self._finder()
+            first = anywhere.search(folded)
+            if first is None:
+                # Most texts name nobody of the batch: no start of anyone's
+                # name is anywhere in them (one pass in C over the text,
+                # instead of a loop over every word).
                 return found
-        for word_start in _WORD_START.finditer(text):
-            at = word_start.start()
+            # Only where a start is, and only at a start of a word; there
+            # the start decides nothing yet.
+            at_starts = [m.start() for m in where.finditer(folded, first.start())]
+            places = [at for at in at_starts if _WORD_START.match(text, at)]
+        else:
+            places = [m.start() for m in _WORD_START.finditer(text)]
+        for at in places:
             # room for decomposed letters (ä as a and a combining mark)
             head = folded[at : at + self.reach] if aligned else _fold(text[at : at + self.reach])
             for size in range(1, min(_KEY, len(head)) + 1):
@@ -171,6 +188,48 @@ class MentionIndex:
                         elif word_forms(target).match_end(text, at) is not None:
                             found |= self.owners[target]
         return found
+
+
+@lru_cache(maxsize=8)
+def mention_index(identifiers: tuple[str, ...]) -> MentionIndex:
+    """The index of these identifiers, built once a process: a batch's
+    mention search and each redact step of its rules (a step per column of
+    each dataset) index the same thousands of identifiers. An index is not
+    changed once built."""
+    return MentionIndex(identifiers)
+
+
+@lru_cache(maxsize=64)
+def _any_of(starts: tuple[str, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns that find any of `starts` (as they are: folded) anywhere in
+    a text, and every place one begins (a lookahead: places may overlap),
+    as a trie (vir(?:ta|pi)), so a text is read once however
+    many starts there are; an alternation of thousands would try each in
+    turn at every letter. A start that begins with another is left out: the
+    shorter one is found wherever the longer one is."""
+    trie: dict[str, Any] = {}
+    for start in sorted(starts, key=len):
+        node = trie
+        for char in start:
+            if "" in node:
+                break  # a shorter start already ends here
+            node = node.setdefault(char, {})
+        else:
+            node.clear()
+            node[""] = {}
+    any_start = _trie_pattern(trie) if trie else "(?!)"
+    return re.compile(any_start), re.compile(f"(?=(?:{any_start}))")
+
+
+def _trie_pattern(node: dict[str, Any]) -> str:
+    if "" in node:
+        return ""
+    branches = [re.escape(char) + _trie_pattern(child) for char, child in sorted(node.items())]
+    if len(branches) == 1:
+        return branches[0]
+    if all(len(child) == 1 and "" in child for child in node.values()):
+        return "[" + "".join(re.escape(char) for char in sorted(node)) + "]"
+    return "(?:" + "|".join(branches) + ")"
 
 
 class _Bucket:

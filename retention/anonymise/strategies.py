@@ -13,7 +13,7 @@ from retention.anonymise.errors import AnonymisationError
 from retention.anonymise.fake_values import fake_value
 from retention.anonymise.keyed_hash import keyed_hash
 from retention.anonymise.redact import redact_text
-from retention.anonymise.redact_index import MentionIndex
+from retention.anonymise.redact_index import mention_index
 from retention.policy import Strategy
 
 
@@ -67,7 +67,7 @@ def _redact(strategy: Strategy, hash_key: bytes) -> Step:
     identifiers = tuple(strategy.identifiers)
     # An erasure request's own identifiers: a batch's may be thousands, so
     # each text is redacted with only those whose key it holds.
-    values = MentionIndex(strategy.values)
+    values = mention_index(tuple(strategy.values))
     replacement = strategy.replacement
 
     def step(value: Any, cell: Cell) -> Any:

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from retention import identity
 from retention.anonymise.redact import redaction_spans
-from retention.anonymise.redact_index import MentionIndex, name_stem
+from retention.anonymise.redact_index import mention_index, name_stem
 from retention.connector import Connector, Key, SubjectStore
 from retention.errors import RetentionError
 from retention.logs import get_logger
@@ -270,7 +270,7 @@ def _mentions_rule(
     # One pattern of a whole batch's identifiers costs milliseconds a text:
     # each candidate is searched for only the identifiers whose key it holds,
     # by the redactor itself (nothing compiled per text or per set).
-    index = MentionIndex(values)
+    index = mention_index(tuple(values))
 
     def mentions(text: str) -> bool:
         relevant = index.relevant(text)
