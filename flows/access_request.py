@@ -2,18 +2,25 @@
 how long it keeps it, written as a JSON bundle and a Markdown and an HTML
 report into the access folder on the worker (tasks.access). The artifact
 names the files and counts records; it never holds the person's data, which
-would then live on in Prefect's database."""
+would then live on in Prefect's database. For the same reason the run's
+stored parameters lose the person's identities as soon as the flow has them
+(flows.run_parameters), and again when it ends."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
-from prefect import flow, get_run_logger
+from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run
+from prefect.states import State
 
+from flows.run_parameters import replace_stored_parameters
 from retention.access.request import AccessRequest, new_access_id
 from tasks import log_bridge
 from tasks.access import run_access, write_bundle
@@ -22,7 +29,29 @@ DEFAULT_POLICY = "deployments/id-north/policy.yaml"
 ACCESS_KEY = "retention-access"
 
 
-@flow(name="access-request")
+# What the stored parameters keep: the reference, the receiver, the settings
+# (an allowlist: every identity field, and any unknown one, is dropped).
+_KEPT = ("request_id", "requested_by", "policy", "out_dir")
+
+
+def anonymous_parameters(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k in _KEPT if isinstance(v := parameters.get(k), str)}
+
+
+def _forget_at_end(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:
+    # Also a run that never reached the body (parameters refused by
+    # validation, a crash or a cancellation first). The names are the hook protocol's.
+    replace_stored_parameters(flow_run.id, anonymous_parameters(flow_run.parameters))
+
+
+@flow(
+    name="access-request",
+    persist_result=False,
+    on_completion=[_forget_at_end],
+    on_failure=[_forget_at_end],
+    on_crashed=[_forget_at_end],
+    on_cancellation=[_forget_at_end],
+)
 def access_request(
     email: list[str] | None = None,
     phone: list[str] | None = None,
@@ -50,6 +79,11 @@ def access_request(
             RETENTION_ACCESS_DIR, else access-reports/ in the project folder).
     """
     log_bridge.install()
+    this_run = flow_run.id
+    if this_run is not None:  # the identities are in memory from here on
+        settings = {"policy": policy, "out_dir": out_dir}
+        given = {"request_id": request_id, "requested_by": requested_by, **settings}
+        replace_stored_parameters(UUID(this_run), anonymous_parameters(given))
     request = AccessRequest(
         request_id=request_id or new_access_id(),
         email=email or [],

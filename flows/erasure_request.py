@@ -26,13 +26,13 @@ from uuid import UUID
 
 from prefect import Flow, flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import deployment, flow_run
 from prefect.states import State
 from pydantic import ValidationError
 
 from flows.approval import ask_operator
+from flows.run_parameters import replace_stored_parameters
 from retention.pipeline.erase import ErasureRequest
 from retention.pipeline.plan import RulePlan
 from retention.pipeline.run import Answer
@@ -76,10 +76,7 @@ def forgotten(parameters: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def forget_request(flow_run_id: UUID, parameters: Mapping[str, Any]) -> None:
-    """Overwrite the run's stored parameters (a PATCH of the flow run: the
-    server replaces them whole, it does not merge)."""
-    with get_client(sync_client=True) as client:
-        client.update_flow_run(flow_run_id, parameters=forgotten(parameters))
+    replace_stored_parameters(flow_run_id, forgotten(parameters))
 
 
 def _forget_at_end(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> None:

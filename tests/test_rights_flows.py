@@ -1,7 +1,8 @@
 """In Prefect: the nightly sweep runs the coverage check first and
 publishes its findings as the run's `retention-coverage` artifact, and goes
 on (a warning, not a stop); the access-request flow writes the person's
-files and publishes counts only."""
+files and publishes counts only, and Prefect's copy of its parameters names
+nobody."""
 
 from __future__ import annotations
 
@@ -82,3 +83,29 @@ def test_the_access_request_flow_writes_the_files_and_publishes_counts_only(demo
     published = artifact_of(state.state_details.flow_run_id, "retention-access")
     assert "| crm.contacts | 1 |" in published
     assert contact["email"] not in published
+    # Prefect's stored copy of the run's parameters names nobody.
+    stored = stored_parameters(state.state_details.flow_run_id)
+    assert stored["request_id"] == "ACC-1" and "email" not in stored
+    assert contact["email"].casefold() not in repr(stored).casefold()
+
+
+def test_an_access_request_refused_by_validation_leaves_no_identity_in_prefect(demo):
+    """A request Prefect refuses before the body (an email given as a
+    string, not a list) is cleared by the end hooks."""
+    from flows.access_request import access_request
+
+    state = access_request(
+        email=PLANTED,  # type: ignore[arg-type]
+        request_id="ACC-2",
+        return_state=True,
+    )
+    assert state.is_failed() and "Validation of flow parameters failed" in (state.message or "")
+    stored = stored_parameters(state.state_details.flow_run_id)
+    assert PLANTED not in repr(stored) and stored.get("request_id") == "ACC-2"
+
+
+def stored_parameters(run_id: Any) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return dict(client.read_flow_run(UUID(str(run_id))).parameters)
