@@ -31,6 +31,7 @@ import cProfile
 import json
 import os
 import pstats
+import resource
 import signal
 import sys
 import tempfile
@@ -302,6 +303,8 @@ def main() -> None:
                 **{f"one_subject_{k}": v for k, v in a.items()},
                 **{f"one_subject_extra_rows_{k}": v for k, v in marginal.items()},
                 **{f"batch_{k}": v for k, v in b.items()},
+                # The whole bench process (both copies' runs, row by row too).
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
         )
     )
