@@ -36,7 +36,18 @@ _KEY = 3  # letters a name's start is looked up by
 # hyphen, so the text is not cut into words first: O'Brien-Matti).
 _WORD_START = re.compile(r"(?<!\w)[^\W\d_]")
 _LEADING_LETTERS = re.compile(r"[^\W\d_]+")
-_AT_TOKEN = re.compile(r"[^\s@]*@[^\s@]*")
+
+
+def _around_ats(text: str) -> list[tuple[str, str]]:
+    """For each '@', the run of other characters before and after it (up to
+    a space or another '@'). Every '@' gets its own pair: a word such as
+    `@handle'anna@x.fi` holds an email after its second '@', which a
+    left-to-right token match would have consumed with the first."""
+    pairs: list[tuple[str, str]] = []
+    for word in text.split():
+        parts = word.split("@")
+        pairs += zip(parts, parts[1:], strict=False)
+    return pairs
 _PHONE_PUNCTUATION = re.compile(r"[\s\-./()+]")
 _DIGIT_RUN = re.compile(r"\d+")
 # Exactly where redact_names applies it (a double k, p or t before a final
@@ -138,8 +149,7 @@ class MentionIndex:
         found = set(self.always)
         folded = _fold(text)
         if self.emails and "@" in folded:
-            for token in _AT_TOKEN.findall(folded):
-                local, _, domain = token.partition("@")
+            for local, domain in _around_ats(folded):
                 for start in range(len(local)):
                     for end in range(1, len(domain) + 1):
                         found.update(self.emails.get(f"{local[start:]}@{domain[:end]}", ()))
