@@ -109,7 +109,11 @@ class TcpProxy:
                     data = sock.recv(65536)
                     if not data:
                         return
-                    when = self.trigger(data) if self.trigger and sock is client else None
+                    when = (
+                        self.trigger(data, client.fileno())
+                        if self.trigger and sock is client
+                        else None
+                    )
                     if when == "before":
                         self._fire()
                         return
@@ -145,17 +149,27 @@ class CutAt:
     when: str = "before"
     after_seen: bytes | None = None
     refuse_s: float = 0.0
+    # Count only a `statement` sent on a connection whose transaction carried
+    # `after_seen`: a lease heartbeat's COMMIT on another pooled connection
+    # then cannot take the count and land the cut between batches.
+    per_transaction: bool = False
     seen: int = 0
     armed: bool = True
     _primed: bool = field(default=False, repr=False)
+    _carrying: set[int] = field(default_factory=set, repr=False)
 
-    def __call__(self, data: bytes) -> str | None:
+    def __call__(self, data: bytes, connection: int = 0) -> str | None:
         if not self.armed:
             return None
         if self.after_seen is not None and self.after_seen in data:
             self._primed = True
+            self._carrying.add(connection)
         if self.statement not in data or (self.after_seen is not None and not self._primed):
             return None
+        if self.per_transaction:
+            if connection not in self._carrying:
+                return None
+            self._carrying.discard(connection)
         self.seen += 1
         if self.seen < self.nth:
             return None

@@ -4,16 +4,21 @@ each intent's key id stayed behind: 697 MB peak at 10M entries)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 
 from retention.ledger.chain import GENESIS, content_hash
 from retention.ledger.entry import COMPLETION, INTENT, Entry
 from retention.ledger.verify import verify_rows
 
 AT = datetime(2026, 11, 29, tzinfo=UTC)
+ROOT = Path(__file__).parent.parent
 
 
 def chain(pairs: int) -> Iterator[Entry]:
@@ -44,7 +49,17 @@ def peak_bytes(pairs: int) -> int:
 
 
 def test_a_walk_does_not_keep_what_completed_intents_held() -> None:
-    small, large = peak_bytes(500), peak_bytes(10_000)
+    # tracemalloc counts every thread's allocations; a thread an earlier test
+    # left running in this worker once added 260 KB to a peak, so the walks
+    # are measured in a process of their own.
+    code = (
+        "import json, tests.test_ledger_verify_memory as t;"
+        "print(json.dumps([t.peak_bytes(500), t.peak_bytes(10_000)]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    small, large = json.loads(out.stdout.strip().splitlines()[-1])
     # 20x the intents: the peak may wobble, but not grow with them (with
     # each key id kept, 10,000 intents added some 600 KB).
     assert large < small + 200_000, (small, large)

@@ -147,14 +147,20 @@ def test_the_data_database_goes_away_mid_batch(proxied, monkeypatch, cut):
     "cut",
     [
         # The first intent's transaction dies before its commit: the batch rolls back.
-        pytest.param(CutAt(COMMIT, after_seen=COMMENTS_ID), id="before-an-intent-commits"),
-        # Batch 2's intent committed, its answer was lost: the batch rolls
-        # back and recovery claims nothing of it.
         pytest.param(
-            CutAt(COMMIT, after_seen=COMMENTS_ID, nth=2, when="after"), id="intent-commit-in-doubt"
+            CutAt(COMMIT, after_seen=COMMENTS_ID, per_transaction=True),
+            id="before-an-intent-commits",
+        ),  # fmt: skip
+        # Batch 1's completion and batch 2's intent share one transaction;
+        # it committed, its answer was lost: batch 2 rolls back and recovery
+        # claims nothing of it.
+        pytest.param(
+            CutAt(COMMIT, after_seen=COMMENTS_ID, nth=2, when="after", per_transaction=True),
+            id="intent-commit-in-doubt",
         ),  # fmt: skip
         pytest.param(
-            CutAt(COMMIT, after_seen=COMMENTS_ID, nth=2, refuse_s=3), id="refused-for-3-s"
+            CutAt(COMMIT, after_seen=COMMENTS_ID, nth=2, refuse_s=3, per_transaction=True),
+            id="refused-for-3-s",
         ),  # fmt: skip
     ],
 )
