@@ -546,6 +546,11 @@ def main() -> None:
             "rss_growth_ratio": round(rss_n / rss_tenth, 3),
         }
     bare_name = "bare_update" if args.action == "anonymise" else "bare_delete"
+    if "phase_keyed_hashes_s" in phases:
+        # What the per-row evidence's hashes alone add to the bare statement,
+        # in series as this sweep runs them: how much of the 2x budget they take.
+        hashed_s = bare_s + phases["phase_keyed_hashes_s"]
+        phases[f"ratio_{bare_name}_plus_keyed_hashes"] = round(hashed_s / bare_s, 2)
     print(
         json.dumps(
             {
