@@ -31,7 +31,6 @@ import cProfile
 import json
 import os
 import pstats
-import resource
 import signal
 import sys
 import tempfile
@@ -48,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 import yaml  # noqa: E402
 
+from bench.rss import peak_rss_mb  # noqa: E402
 from retention.logs import configure  # noqa: E402
 from retention.pipeline.erase import ErasureRequest  # noqa: E402
 from tasks.erase import run_erase  # noqa: E402
@@ -304,7 +304,7 @@ def main() -> None:
                 **{f"one_subject_extra_rows_{k}": v for k, v in marginal.items()},
                 **{f"batch_{k}": v for k, v in b.items()},
                 # The whole bench process (both copies' runs, row by row too).
-                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
             }
         )
     )

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import signal
 import statistics
 import sys
@@ -44,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa  # noqa: E402
 
 from bench.ledger_build import append_bulk, email, sign_checkpoint, verify_window  # noqa: E402
+from bench.rss import peak_rss_mb  # noqa: E402
 from retention.ledger import Ledger, store  # noqa: E402
 from retention.ledger.entry import INTENT  # noqa: E402
 
@@ -175,7 +175,7 @@ def main() -> None:
         full_s = out.get("full_verify_seconds") or out["full_verify_seconds_extrapolated"]
         out["nightly_share_of_full"] = round(seconds / full_s, 5)
         progress(f"nightly verify: {walked:,} entries in {seconds:.2f} s")
-    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    out["peak_rss_mb"] = round(peak_rss_mb(), 1)
     print(json.dumps(out))
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -52,6 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.rss import peak_rss_mb  # noqa: E402
 from connectors.sql.connector import open_sql_connector  # noqa: E402
 from retention.ledger import Ledger  # noqa: E402
 from retention.logs import configure  # noqa: E402
@@ -455,10 +455,6 @@ def bare(copy: Copy, action: str) -> tuple[int, float]:
     seconds = time.perf_counter() - started
     engine.dispose()
     return changed, seconds
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def measure_rss_in_subprocess(rows: int, args: argparse.Namespace) -> float:
