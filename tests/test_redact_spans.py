@@ -98,3 +98,43 @@ def test_the_index_never_leaves_out_an_identifier_the_redactor_finds(
     for identifier in identifiers:
         if redaction_spans(text, [identifier]):
             assert identifier in relevant
+
+
+PHONES = ["+358 40 123 4567", "040-1234567", "00999 123 456 78", "(09) 555 0101", "1234567"]
+PHONE_PIECES = [
+    "+358401234567",
+    "00358 40 123 4567",
+    "(+358) 40-123.45.67",
+    "+358 (0)40 1234567",
+    "040 123 4567",
+    "(040) 123.45.67",
+    "40 1234567",
+    "123 4567",
+    "0401234568",
+    "\u0660\u0664\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667",  # Arabic-Indic 0401234567
+    "00999 12345678",
+    "09 555 0101",
+    "+358 9 5550101",
+    "call",
+    "x",
+]
+phone_texts = st.lists(
+    st.tuples(st.sampled_from(PHONE_PIECES), st.sampled_from(SEPARATORS)), min_size=1, max_size=6
+).map(lambda parts: "".join(a + b for a, b in parts))
+
+
+@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=phone_texts,
+    identifiers=st.lists(st.sampled_from(PHONES + NAMES[:3]), min_size=1, max_size=3, unique=True),
+)
+@example(text="(040) 123.45.67", identifiers=["+358 40 123 4567"])
+@example(
+    text="\u0660\u0664\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667", identifiers=["040-1234567"]
+)
+def test_phone_numbers_however_written_give_the_compiled_patterns_spans(
+    text: str, identifiers: list[str]
+) -> None:
+    # Numbers with and without country and trunk prefixes, other separators,
+    # other digit scripts, unparseable ones, next to names.
+    assert redaction_spans(text, identifiers) == _spans(text, compile_identifiers(identifiers))

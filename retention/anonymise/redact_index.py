@@ -48,6 +48,8 @@ def _around_ats(text: str) -> list[tuple[str, str]]:
         parts = word.split("@")
         pairs += zip(parts, parts[1:], strict=False)
     return pairs
+
+
 _PHONE_PUNCTUATION = re.compile(r"[\s\-./()+]")
 _DIGIT_RUN = re.compile(r"\d+")
 # Exactly where redact_names applies it (a double k, p or t before a final
