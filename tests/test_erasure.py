@@ -241,7 +241,8 @@ def test_a_batch_of_requests_resolves_each_and_says_when_nothing_is_held(world):
     by_id = {c.request_id: c for c in result.certificates}
     assert by_id["B-none"].status == "nothing-held" and not by_id["B-none"].datasets
     assert all(by_id[f"B-{r['id']}"].status == "completed" for r in former), (
-        {k: c.status for k, c in by_id.items()}, result.summary and result.summary.reason()
+        {k: c.status for k, c in by_id.items()},
+        result.summary and result.summary.reason(),
     )
     remaining = {r["id"] for r in query(world.crm, "SELECT id FROM contacts")}
     held_ids = {r["id"] for r in query(world.crm, "SELECT id FROM contacts WHERE "

@@ -323,7 +323,7 @@ def test_a_dead_holder_is_taken_over_and_the_takeover_is_evidence(tmp_path, monk
                 f"""
                 import time
                 from retention.ledger import Ledger
-                ledger = Ledger.open({run.env['RETENTION_LEDGER_URL']!r},
+                ledger = Ledger.open({run.env["RETENTION_LEDGER_URL"]!r},
                                      keys={{'k1': b'x' * 20}}, current_key_id='k1')
                 ledger.acquire_lease('killed-run', 'cli, a process about to die')
                 print('held', flush=True)
@@ -392,9 +392,7 @@ def test_a_plan_that_fails_still_ends_the_run_in_the_ledger(tmp_path, monkeypatc
 # --- 5. held records are re-checked and guarded like due ones ------------------
 
 
-def test_held_records_are_rechecked_at_apply_time_and_count_against_limits(
-    tmp_path, monkeypatch
-):
+def test_held_records_are_rechecked_at_apply_time_and_count_against_limits(tmp_path, monkeypatch):
     import sqlalchemy as sa
 
     from retention.pipeline.apply import RunContext, apply_plan

@@ -35,7 +35,7 @@ def test_a_sealed_entry_hashes_and_stores_as_the_canonical_json_of_the_whole() -
         cascaded_hashes={"crm.notes": ["e" * 64], "crm.consents": []},
         kept=[KeptRecord(key_hash="f" * 64, hold_id="accounting-act", until="2030-01-01", note="")],
         subject_hashes=["1" * 64],
-        approved_by="Päivi \"ops\" Virtanen",
+        approved_by='Päivi "ops" Virtanen',
         detail={"images": ["0" * 32], "z": {"b": 1, "a": [None, True, 1.5]}},
     )
     entry, row = _sealed(draft)

@@ -219,8 +219,12 @@ def test_a_refusal_changes_nothing_over_limits_and_is_in_the_ledger(
     answer = decision(ledger, run_id)
     assert answer["outcome"] == "refused" and '"comment":"too many"' in answer["detail"]
     assert answer["approved_by"] == "Olli Operaattori"  # who refused
-    rules = {r["rule_id"] for r in query(
-        ledger, "SELECT rule_id FROM ledger_entries WHERE run_id = :run AND kind = 'intent'",
-        run=str(run_id),
-    )}
+    rules = {
+        r["rule_id"]
+        for r in query(
+            ledger,
+            "SELECT rule_id FROM ledger_entries WHERE run_id = :run AND kind = 'intent'",
+            run=str(run_id),
+        )
+    }
     assert rules == {WITHIN}

@@ -171,9 +171,7 @@ def test_sigkill_at_a_random_moment_on_postgres(postgres_source, tmp_path, monke
 
 # Invoices: constants and nulls, set by one UPDATE ... RETURNING; the intent
 # stores one after-image digest for every key, and recovery reads it so.
-@pytest.mark.parametrize(
-    ("rule", "batch"), [(VISITS, 2), (COMMENTS, 3), (INVOICES, 1)]
-)
+@pytest.mark.parametrize(("rule", "batch"), [(VISITS, 2), (COMMENTS, 3), (INVOICES, 1)])
 def test_sigkill_between_a_commit_and_its_completion(source, tmp_path, monkeypatch, rule, batch):
     world = copy_world(source.root, tmp_path / "run")
     marker = tmp_path / "paused"

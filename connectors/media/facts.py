@@ -39,6 +39,7 @@ ItemFacts = Mapping[str, FactValue]
 LIST_FACTS = frozenset({"subjects"})
 SUBJECTS = "subjects"
 
+
 class MediaInputError(RetentionError):
     """A media connector was given input it cannot act on safely; nothing changed."""
 

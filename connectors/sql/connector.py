@@ -392,8 +392,7 @@ class SqlConnector:
             # A connection lost while a batch commits may have lost only the
             # reply: say so, rather than claim nothing changed.
             outcome = (
-                "the batch either rolled back or committed; recovery claims exactly what "
-                "committed"
+                "the batch either rolled back or committed; recovery claims exactly what committed"
                 if writing
                 else "nothing was changed"
             )

@@ -283,9 +283,7 @@ _FROM_JSON = {
 _FROM_JSON["mariadb"] = _FROM_JSON["mysql"]
 
 
-def _index(
-    conn: sa.Connection, seq: int, hashes: list[str], as_json: str | None = None
-) -> None:
+def _index(conn: sa.Connection, seq: int, hashes: list[str], as_json: str | None = None) -> None:
     if not hashes:
         return
     select = _FROM_JSON.get(conn.dialect.name)

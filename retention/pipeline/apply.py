@@ -52,9 +52,7 @@ class RunContext:
     # An erasure run: the identities of the people whose records these keys
     # of a dataset are, hashed into the intent, so a lookup by any of a
     # person's identities finds every entry about them (child rows included).
-    people_of: Callable[[str, Sequence[Key]], list[str]] | None = field(
-        default=None, compare=False
-    )
+    people_of: Callable[[str, Sequence[Key]], list[str]] | None = field(default=None, compare=False)
 
 
 def chunks(keys: Sequence[Key], size: int) -> Iterator[Sequence[Key]]:

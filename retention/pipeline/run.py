@@ -274,8 +274,10 @@ def _release(ledger: Any, run_id: str) -> None:
 
 
 def _is_cancel(exc: BaseException) -> bool:
-    return isinstance(exc, KeyboardInterrupt) or "Cancel" in type(exc).__name__ or (
-        type(exc).__name__ in ("Abort", "TerminationSignal")
+    return (
+        isinstance(exc, KeyboardInterrupt)
+        or "Cancel" in type(exc).__name__
+        or (type(exc).__name__ in ("Abort", "TerminationSignal"))
     )
 
 
