@@ -57,8 +57,7 @@ texts = st.lists(
 identifier_sets = st.tuples(
     st.lists(st.sampled_from(NAMES), min_size=1, max_size=3, unique=True),
     st.lists(st.sampled_from(CONTACTS), max_size=2, unique=True),
-    st.randoms(use_true_random=False),
-).map(lambda t: t[2].sample(t[0] + t[1], len(t[0]) + len(t[1])))
+).flatmap(lambda t: st.permutations(t[0] + t[1]))
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
